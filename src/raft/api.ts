@@ -15,6 +15,20 @@ export interface RaftLogger {
   warn(msg: string): void;
 }
 
+/**
+ * Deliberate violations of Raft's rules. They exist only so tests can prove that the simulator's
+ * checkers catch each kind of bug; a production member never sets them.
+ */
+export type UnsafeRuleBreak =
+  /** Leader commits an entry of an earlier term once a quorum stores it (Raft §5.4.2 forbids). */
+  | "commit-previous-term-by-counting"
+  /** A member grants its vote to every candidate in a term, not just the first. */
+  | "grant-two-votes-per-term"
+  /** Ready.committedEntries includes entries that are not yet committed. */
+  | "apply-before-commit"
+  /** The leader answers ReadIndex at once, without confirming it is still the leader. */
+  | "read-index-without-quorum-check";
+
 export interface RaftConfig {
   id: NodeId;
   /** Ticks without hearing a leader before a follower campaigns (randomized in [e, 2e)). */
@@ -38,6 +52,8 @@ export interface RaftConfig {
   /** Source of randomness in [0, 1) for election timeouts. Injected: raft never calls Math.random. */
   random: () => number;
   logger?: RaftLogger;
+  /** Tests only: rules to break on purpose (see UnsafeRuleBreak). */
+  unsafeRuleBreaks?: readonly UnsafeRuleBreak[];
 }
 
 /** Progress of one follower as the leader sees it. */
