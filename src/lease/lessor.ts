@@ -1,0 +1,275 @@
+// The lessor: the lease table of one member. It is part of the replicated state machine: grant,
+// revoke and key attachment happen when raft entries are applied, so every member holds the same
+// leases. Time only matters on the leader ("primary"): promote() arms every lease's expiry,
+// demote() disarms them, and expired() tells the owner which leases to revoke through raft. The
+// lessor never deletes keys itself; revokeLease() (revoke.ts) does that in one MVCC revision.
+
+import { Errors } from "../mvcc/errors.js";
+import { NO_LEASE, type LeaseId } from "../mvcc/types.js";
+import { systemClock, type Clock } from "./clock.js";
+import {
+  DEFAULT_EXPIRED_BATCH,
+  DEFAULT_EXPIRED_RETRY_MS,
+  DEFAULT_MIN_TTL_SECONDS,
+  MAX_LEASE_TTL_SECONDS,
+} from "./config.js";
+import { LeaseNotPrimaryError } from "./errors.js";
+import { ExpiryQueue } from "./expiry-queue.js";
+import { spreadExpiries } from "./expiry-spread.js";
+import { KeySet } from "./key-set.js";
+import type { LeaseStore } from "./lease-store.js";
+import type { LeaseRegistry } from "./registry.js";
+
+export interface LessorOptions {
+  /** Where lease records are persisted. */
+  store: LeaseStore;
+  clock?: Clock;
+  /** Grants below this TTL (seconds) are raised to it. See minLeaseTtlSeconds() in config.ts. */
+  minTtlSeconds?: number;
+  /** How long before an expired, still-alive lease is signalled again by expired(). */
+  expiredRetryMs?: number;
+}
+
+export interface GrantedLease {
+  id: LeaseId;
+  /** The TTL actually granted (seconds): the request raised to the minimum. */
+  ttl: number;
+}
+
+export interface LeaseTimeToLive {
+  id: LeaseId;
+  /** Seconds left, truncated toward zero as etcd does; -1 for an unknown lease. */
+  ttl: number;
+  /** The granted TTL in seconds; 0 for an unknown lease. */
+  grantedTtl: number;
+  /** The attached keys in byte order, when asked for (and the lease exists). */
+  keys: Uint8Array[];
+}
+
+export interface RestoreSummary {
+  leases: number;
+  keys: number;
+  /** Keys whose lease has no record (left detached, as etcd does after logging). */
+  orphanKeys: number;
+}
+
+interface Lease {
+  readonly id: LeaseId;
+  readonly ttl: number;
+  /** Deadline in clock ms; Infinity while this member is not the leader. */
+  expiry: number;
+  readonly keys: KeySet;
+}
+
+const FOREVER = Number.POSITIVE_INFINITY;
+
+export class Lessor implements LeaseRegistry {
+  private readonly clock: Clock;
+  private readonly minTtl: number;
+  private readonly retryMs: number;
+  private store: LeaseStore;
+  private leasesById = new Map<LeaseId, Lease>();
+  private readonly queue = new ExpiryQueue();
+  private primary = false;
+
+  constructor(opts: LessorOptions) {
+    this.store = opts.store;
+    this.clock = opts.clock ?? systemClock;
+    this.minTtl = opts.minTtlSeconds ?? DEFAULT_MIN_TTL_SECONDS;
+    this.retryMs = opts.expiredRetryMs ?? DEFAULT_EXPIRED_RETRY_MS;
+    if (!(this.retryMs > 0)) throw new RangeError("expiredRetryMs must be positive");
+  }
+
+  /** The minimum TTL in seconds this lessor grants. */
+  get minTtlSeconds(): number {
+    return this.minTtl;
+  }
+
+  /** True between promote() and demote(). */
+  get isPrimary(): boolean {
+    return this.primary;
+  }
+
+  /**
+   * Replaces the whole lease table with what `store` holds (on start, or after a snapshot replaced
+   * the backend) and re-attaches `leasedKeys` (the MVCC store's lease index). TTLs below the
+   * minimum are raised, as etcd does. On a leader every lease restarts at its full TTL.
+   */
+  restore(store: LeaseStore, leasedKeys: Iterable<readonly [LeaseId, Uint8Array]>): RestoreSummary {
+    this.store = store;
+    this.leasesById = new Map();
+    this.queue.clear();
+    for (const rec of store.loadAll()) {
+      const ttl = Math.max(rec.ttl, this.minTtl);
+      this.leasesById.set(rec.id, { id: rec.id, ttl, expiry: FOREVER, keys: new KeySet() });
+    }
+    let keys = 0;
+    let orphanKeys = 0;
+    for (const [id, key] of leasedKeys) {
+      const lease = this.leasesById.get(id);
+      if (lease === undefined) orphanKeys++;
+      else {
+        lease.keys.add(key);
+        keys++;
+      }
+    }
+    if (this.primary) this.armAll(0);
+    return { leases: this.leasesById.size, keys, orphanKeys };
+  }
+
+  /**
+   * Creates lease `id` (chosen by the server before proposing; 0 is refused as etcd's lessor does).
+   * Throws Errors.leaseTtlTooLarge or Errors.leaseExists.
+   */
+  grant(id: LeaseId, ttlSeconds: number): GrantedLease {
+    if (id === NO_LEASE) throw Errors.leaseNotFound();
+    if (!Number.isSafeInteger(ttlSeconds))
+      throw new RangeError(`lease TTL must be an integer: ${ttlSeconds}`);
+    if (ttlSeconds > MAX_LEASE_TTL_SECONDS) throw Errors.leaseTtlTooLarge();
+    if (this.leasesById.has(id)) throw Errors.leaseExists();
+    const ttl = Math.max(ttlSeconds, this.minTtl);
+    const lease: Lease = { id, ttl, expiry: FOREVER, keys: new KeySet() };
+    this.store.put({ id, ttl });
+    this.leasesById.set(id, lease);
+    if (this.primary) this.arm(lease, this.clock.now(), 0);
+    return { id, ttl };
+  }
+
+  /**
+   * Forgets lease `id` and returns its attached keys in byte order. It does not delete the keys:
+   * use revokeLease() (revoke.ts), which deletes them in one revision first. Throws
+   * Errors.leaseNotFound for an unknown lease.
+   */
+  revoke(id: LeaseId): Uint8Array[] {
+    const lease = this.mustGet(id);
+    this.store.delete(id);
+    this.leasesById.delete(id);
+    this.queue.remove(id);
+    return lease.keys.sorted();
+  }
+
+  /** The keys attached to `id` in byte order. Throws Errors.leaseNotFound for an unknown lease. */
+  keys(id: LeaseId): Uint8Array[] {
+    return this.mustGet(id).keys.sorted();
+  }
+
+  /**
+   * A keep-alive: restarts the lease's countdown and returns its granted TTL. Leader only (throws
+   * LeaseNotPrimaryError elsewhere). Throws Errors.leaseNotFound for an unknown lease, and also for
+   * one that has already expired: its revocation is on its way, and etcd, which waits for that
+   * revocation to finish, then answers "not found" too.
+   */
+  renew(id: LeaseId): number {
+    if (!this.primary) throw new LeaseNotPrimaryError();
+    const lease = this.mustGet(id);
+    const now = this.clock.now();
+    if (lease.expiry <= now) throw Errors.leaseNotFound();
+    this.arm(lease, now, 0);
+    return lease.ttl;
+  }
+
+  /**
+   * etcd's LeaseTimeToLive. An unknown lease reports ttl -1. On a follower, which keeps no expiry
+   * clock, the remaining TTL reads as the granted TTL: like etcd, serve this from the leader.
+   */
+  timeToLive(id: LeaseId, opts: { keys?: boolean } = {}): LeaseTimeToLive {
+    const lease = this.leasesById.get(id);
+    if (lease === undefined) return { id, ttl: -1, grantedTtl: 0, keys: [] };
+    const ttl =
+      lease.expiry === FOREVER ? lease.ttl : Math.trunc((lease.expiry - this.clock.now()) / 1000) + 0;
+    return { id, ttl, grantedTtl: lease.ttl, keys: opts.keys === true ? lease.keys.sorted() : [] };
+  }
+
+  /** Every lease, in ascending id order. */
+  leases(): GrantedLease[] {
+    return [...this.leasesById.values()]
+      .map((l) => ({ id: l.id, ttl: l.ttl }))
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  get size(): number {
+    return this.leasesById.size;
+  }
+
+  exists(id: LeaseId): boolean {
+    return this.leasesById.has(id);
+  }
+
+  /** Records that `key` now carries lease `id`. Throws Errors.leaseNotFound for an unknown lease. */
+  attach(id: LeaseId, key: Uint8Array): void {
+    this.mustGet(id).keys.add(key);
+  }
+
+  /**
+   * Records that `key` no longer carries lease `id`. A no-op for an unknown lease (etcd returns an
+   * error that its MVCC store only logs): a key write must never fail because of it.
+   */
+  detach(id: LeaseId, key: Uint8Array): void {
+    this.leasesById.get(id)?.keys.delete(key);
+  }
+
+  /**
+   * This member became leader: every lease expires its TTL plus `extendMs` from now (etcd extends by
+   * the election timeout so clients can find the new leader), with piled-up expiries spread out.
+   */
+  promote(extendMs: number): void {
+    this.primary = true;
+    this.armAll(extendMs);
+  }
+
+  /** This member is no longer leader: no lease expires here until the next promote(). */
+  demote(): void {
+    this.primary = false;
+    this.queue.clear();
+    for (const lease of this.leasesById.values()) lease.expiry = FOREVER;
+  }
+
+  /**
+   * Leases past their expiry that the owner should now revoke through raft, at most `limit` per
+   * call. A signalled lease is signalled again after the retry interval if it is still alive (its
+   * revocation was lost, e.g. to a leader change). Always empty on a follower.
+   */
+  expired(limit = DEFAULT_EXPIRED_BATCH): LeaseId[] {
+    const out: LeaseId[] = [];
+    if (!this.primary) return out;
+    const now = this.clock.now();
+    while (out.length < limit) {
+      const next = this.queue.peek();
+      if (next === undefined || next.at > now) break;
+      const lease = this.leasesById.get(next.id);
+      if (lease === undefined) {
+        this.queue.remove(next.id);
+        continue;
+      }
+      this.queue.upsert(lease.id, now + this.retryMs);
+      if (lease.expiry <= now) out.push(lease.id);
+    }
+    return out;
+  }
+
+  /** When expired() may next return something (clock ms), for the owner's timer; undefined: never. */
+  nextCheckAt(): number | undefined {
+    return this.primary ? this.queue.peek()?.at : undefined;
+  }
+
+  private mustGet(id: LeaseId): Lease {
+    const lease = this.leasesById.get(id);
+    if (lease === undefined) throw Errors.leaseNotFound();
+    return lease;
+  }
+
+  private arm(lease: Lease, now: number, extendMs: number): void {
+    lease.expiry = now + extendMs + lease.ttl * 1000;
+    this.queue.upsert(lease.id, lease.expiry);
+  }
+
+  private armAll(extendMs: number): void {
+    const now = this.clock.now();
+    for (const lease of this.leasesById.values()) this.arm(lease, now, extendMs);
+    for (const { id, expiry } of spreadExpiries([...this.leasesById.values()])) {
+      const lease = this.leasesById.get(id)!;
+      lease.expiry = expiry;
+      this.queue.upsert(id, expiry);
+    }
+  }
+}
