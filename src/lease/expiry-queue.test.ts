@@ -58,3 +58,36 @@ test("clear empties the queue", () => {
   queue.upsert(1n, 7);
   assert.deepEqual(queue.peek(), { id: 1n, at: 7 });
 });
+
+test(`reset builds the same order as upserts (seed ${seed})`, () => {
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(fc.bigInt(0n, 1000n)),
+      fc.array(fc.integer({ min: 0, max: 99 })),
+      (ids, ats) => {
+        const entries = ids.map((id, i) => ({ id, at: ats[i % Math.max(ats.length, 1)] ?? 0 }));
+        const queue = new ExpiryQueue();
+        queue.upsert(5000n, -1);
+        queue.reset(entries);
+        const popped: number[] = [];
+        for (let top = queue.peek(); top !== undefined; top = queue.peek()) {
+          popped.push(top.at);
+          queue.remove(top.id);
+        }
+        assert.deepEqual(
+          popped,
+          entries.map((e) => e.at).sort((a, b) => a - b),
+        );
+      },
+    ),
+    { seed, numRuns: 200 },
+  );
+  assert.throws(
+    () =>
+      new ExpiryQueue().reset([
+        { id: 1n, at: 1 },
+        { id: 1n, at: 2 },
+      ]),
+    /twice/,
+  );
+});

@@ -49,6 +49,17 @@ export class ExpiryQueue {
     return this.heap[0];
   }
 
+  /** Replaces the whole schedule at once (O(n) heapify instead of n upserts). */
+  reset(entries: Iterable<Readonly<Slot>>): void {
+    this.clear();
+    for (const { id, at } of entries) {
+      if (this.index.has(id)) throw new Error(`expiry queue: lease ${id} given twice`);
+      this.index.set(id, this.heap.length);
+      this.heap.push({ id, at });
+    }
+    for (let i = (this.heap.length >> 1) - 1; i >= 0; i--) this.down(i);
+  }
+
   clear(): void {
     this.heap.length = 0;
     this.index.clear();

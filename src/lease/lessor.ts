@@ -265,11 +265,10 @@ export class Lessor implements LeaseRegistry {
 
   private armAll(extendMs: number): void {
     const now = this.clock.now();
-    for (const lease of this.leasesById.values()) this.arm(lease, now, extendMs);
+    for (const lease of this.leasesById.values()) lease.expiry = now + extendMs + lease.ttl * 1000;
     for (const { id, expiry } of spreadExpiries([...this.leasesById.values()])) {
-      const lease = this.leasesById.get(id)!;
-      lease.expiry = expiry;
-      this.queue.upsert(id, expiry);
+      this.leasesById.get(id)!.expiry = expiry;
     }
+    this.queue.reset([...this.leasesById.values()].map((l) => ({ id: l.id, at: l.expiry })));
   }
 }
