@@ -1,0 +1,41 @@
+// Small filesystem helpers for durable writes: fsync a directory after creating, renaming or
+// removing files in it, and zero-filled file preallocation. All asynchronous.
+
+import { open, type FileHandle } from "node:fs/promises";
+
+/** fsync a directory so that entries created, renamed or removed in it survive a crash. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+const ZERO_CHUNK = Buffer.alloc(1024 * 1024);
+
+/**
+ * Write `size` zero bytes to `fh` from offset 0 and fsync it. Real zero-filling (not a sparse
+ * truncate) allocates the blocks now, so later appends cannot hit ENOSPC and fdatasync after an
+ * append does not have to persist block allocation.
+ */
+export async function zeroFill(fh: FileHandle, size: number): Promise<void> {
+  for (let pos = 0; pos < size; pos += ZERO_CHUNK.length) {
+    const n = Math.min(ZERO_CHUNK.length, size - pos);
+    await fh.write(ZERO_CHUNK, 0, n, pos);
+  }
+  await fh.sync();
+}
+
+/** Zero bytes [start, end) of an open file (used to wipe a torn tail) without syncing. */
+export async function zeroRange(fh: FileHandle, start: number, end: number): Promise<void> {
+  for (let pos = start; pos < end; pos += ZERO_CHUNK.length) {
+    const n = Math.min(ZERO_CHUNK.length, end - pos);
+    await fh.write(ZERO_CHUNK, 0, n, pos);
+  }
+}
+
+export function hex16(n: number): string {
+  return n.toString(16).padStart(16, "0");
+}

@@ -1,0 +1,311 @@
+// The write-ahead log writer: appends records to preallocated segment files with group commit.
+// Appends that arrive while a write+fdatasync is in flight queue up and go out together in the
+// next write, followed by one fdatasync; each append's promise resolves once its records are
+// durable. Segments rotate when full; every segment starts with its header, the latest snapshot
+// marker and the latest hard state, so older segments can be released once a snapshot covers them.
+// Any failed write or sync puts the WAL in a failed state: every later append rejects.
+
+import { open, rename, unlink, type FileHandle } from "node:fs/promises";
+import { join } from "node:path";
+import { StorageFailedError } from "./errors.js";
+import { fsyncDir, zeroFill } from "./fs-util.js";
+import { MAX_WRITE_BYTES, segmentFileName, type SegmentFile } from "./wal-scan.js";
+import { encodeRecords, recordSize, RecordType, type SnapshotMarker, type WalRecord } from "./wal-record.js";
+import type { ConfState, HardState } from "../raft/types.js";
+
+export const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
+
+/** Test hooks: throw from these to simulate a full disk or a failing device. */
+export interface WalFaults {
+  beforeWrite?(path: string, bytes: number): void;
+  beforeSync?(path: string): void;
+  beforePreallocate?(path: string): void;
+}
+
+export interface WalOptions {
+  segmentSize?: number;
+  faults?: WalFaults;
+}
+
+/** Where an existing WAL ends, as found by recovery. */
+export interface WalTail {
+  segments: SegmentFile[];
+  /** Offset in the last segment where the next record goes. */
+  offset: number;
+  crc: number;
+  lastIndex: number;
+  hardState: HardState;
+  marker: SnapshotMarker | null;
+  bootstrap: ConfState;
+}
+
+interface Pending {
+  records: readonly WalRecord[];
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+interface OpenSegment {
+  file: SegmentFile;
+  fh: FileHandle;
+  offset: number;
+  /** Offset where this segment's own records start (after header, marker and hard state). */
+  bodyStart: number;
+}
+
+const NEXT_TMP = "next.wal.tmp";
+
+export class Wal {
+  private segments: SegmentFile[];
+  private cur!: OpenSegment;
+  private crc: number;
+  private lastIndex: number;
+  private hardState: HardState;
+  private marker: SnapshotMarker | null;
+  private readonly bootstrap: ConfState;
+  private readonly segmentSize: number;
+  private readonly faults: WalFaults;
+  private queue: Pending[] = [];
+  private loop: Promise<void> | null = null;
+  private failure: StorageFailedError | null = null;
+  private closed = false;
+  private next: Promise<FileHandle> | null = null;
+  private releaseChain: Promise<void> = Promise.resolve();
+  private op = "write";
+
+  private constructor(
+    private readonly dir: string,
+    tail: WalTail,
+    opts: WalOptions,
+  ) {
+    this.segments = [...tail.segments];
+    this.crc = tail.crc;
+    this.lastIndex = tail.lastIndex;
+    this.hardState = { ...tail.hardState };
+    this.marker = tail.marker;
+    this.bootstrap = tail.bootstrap;
+    this.segmentSize = opts.segmentSize ?? DEFAULT_SEGMENT_SIZE;
+    this.faults = opts.faults ?? {};
+  }
+
+  /** Start a new WAL in an empty directory. */
+  static async create(dir: string, bootstrap: ConfState, opts: WalOptions = {}): Promise<Wal> {
+    const tail: WalTail = {
+      segments: [],
+      offset: 0,
+      crc: 0,
+      lastIndex: 0,
+      hardState: { term: 0, vote: "", commit: 0 },
+      marker: null,
+      bootstrap,
+    };
+    const wal = new Wal(dir, tail, opts);
+    wal.cur = await wal.startSegment(0);
+    wal.prepareNext();
+    return wal;
+  }
+
+  /** Continue an existing WAL after recovery (the torn tail, if any, already wiped). */
+  static async resume(dir: string, tail: WalTail, opts: WalOptions = {}): Promise<Wal> {
+    const wal = new Wal(dir, tail, opts);
+    const file = tail.segments[tail.segments.length - 1]!;
+    const fh = await open(file.path, "r+");
+    wal.cur = { file, fh, offset: tail.offset, bodyStart: tail.offset };
+    wal.prepareNext();
+    return wal;
+  }
+
+  /** The error that stopped the WAL, if any. */
+  get failed(): StorageFailedError | null {
+    return this.failure;
+  }
+
+  /** Live segment files, oldest first (the last one is being written). */
+  segmentFiles(): readonly SegmentFile[] {
+    return this.segments;
+  }
+
+  /** Append records; resolves once they are written and fdatasync'd. */
+  append(records: readonly WalRecord[]): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closed) return Promise.reject(new Error("wal: closed"));
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ records, resolve, reject });
+      if (!this.loop) this.loop = this.flushLoop();
+    });
+  }
+
+  /**
+   * Delete segments (oldest first, never the one being written) whose live entries are all at or
+   * below `index`. Returns the number of segments removed.
+   */
+  release(index: number): Promise<number> {
+    const run = this.releaseChain.then(async () => {
+      let removed = 0;
+      while (this.segments.length > 1 && this.segments[1]!.firstIndex - 1 <= index) {
+        const old = this.segments[0]!;
+        await unlink(old.path);
+        await fsyncDir(this.dir);
+        this.segments.shift();
+        removed++;
+      }
+      return removed;
+    });
+    this.releaseChain = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /** Wait for queued appends, then close the files. */
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.loop) await this.loop;
+    await this.releaseChain;
+    await this.cur.fh.close();
+    if (this.next) {
+      const fh = await this.next.catch(() => null);
+      if (fh) await fh.close();
+      await unlink(join(this.dir, NEXT_TMP)).catch(() => undefined);
+      this.next = null;
+    }
+  }
+
+  private async flushLoop(): Promise<void> {
+    try {
+      while (this.queue.length > 0 && !this.failure) {
+        const batch = this.queue;
+        this.queue = [];
+        await this.writeBatch(batch);
+      }
+    } finally {
+      this.loop = null;
+    }
+  }
+
+  /** Write a batch in chunks of at most MAX_WRITE_BYTES, one write and one fdatasync per chunk. */
+  private async writeBatch(batch: Pending[]): Promise<void> {
+    let chunk: WalRecord[] = [];
+    let chunkBytes = 0;
+    let done: Pending[] = [];
+    try {
+      for (const item of batch) {
+        for (const rec of item.records) {
+          const size = recordSize(rec);
+          if (chunkBytes > 0 && chunkBytes + size > MAX_WRITE_BYTES) {
+            await this.writeChunk(chunk);
+            chunk = [];
+            chunkBytes = 0;
+            for (const d of done) d.resolve();
+            done = [];
+          }
+          const end = this.cur.offset + chunkBytes;
+          if (end + size > this.segmentSize && end > this.cur.bodyStart) {
+            await this.writeChunk(chunk);
+            chunk = [];
+            chunkBytes = 0;
+            for (const d of done) d.resolve();
+            done = [];
+            await this.rotate();
+          }
+          chunk.push(rec);
+          chunkBytes += size;
+          this.track(rec);
+        }
+        done.push(item);
+      }
+      await this.writeChunk(chunk);
+      for (const d of done) d.resolve();
+    } catch (err) {
+      this.failure = new StorageFailedError(this.op, err);
+      // Items already resolved ignore the rejection.
+      const rejected = [...batch, ...this.queue];
+      this.queue = [];
+      for (const p of rejected) p.reject(this.failure);
+    }
+  }
+
+  private track(rec: WalRecord): void {
+    if (rec.type === RecordType.Entry) this.lastIndex = rec.entry.index;
+    else if (rec.type === RecordType.HardState) this.hardState = { ...rec.hardState };
+    else if (rec.type === RecordType.SnapshotMarker) this.marker = { ...rec.marker };
+  }
+
+  private async writeChunk(records: readonly WalRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const { bytes, crc } = encodeRecords(records, this.crc);
+    const path = this.cur.file.path;
+    this.op = `write to ${path}`;
+    this.faults.beforeWrite?.(path, bytes.length);
+    await this.cur.fh.write(bytes, 0, bytes.length, this.cur.offset);
+    this.op = `fdatasync of ${path}`;
+    this.faults.beforeSync?.(path);
+    await this.cur.fh.datasync();
+    this.cur.offset += bytes.length;
+    this.crc = crc;
+  }
+
+  /** Close the full segment (already synced) and continue in a fresh one. */
+  private async rotate(): Promise<void> {
+    const old = this.cur;
+    this.cur = await this.startSegment(old.file.seq + 1);
+    this.op = `close of ${old.file.path}`;
+    await old.fh.close();
+    this.prepareNext();
+  }
+
+  /** Begin zero-filling the next segment's file in the background. */
+  private prepareNext(): void {
+    const path = join(this.dir, NEXT_TMP);
+    const p = (async () => {
+      this.faults.beforePreallocate?.(path);
+      const fh = await open(path, "w+");
+      try {
+        await zeroFill(fh, this.segmentSize);
+      } catch (err) {
+        await fh.close();
+        throw err;
+      }
+      return fh;
+    })();
+    p.catch(() => undefined); // observed when awaited at rotation
+    this.next = p;
+  }
+
+  /**
+   * Turn the prepared file into segment `seq`: write its header, the latest snapshot marker and
+   * hard state, sync, then rename it into place and sync the directory.
+   */
+  private async startSegment(seq: number): Promise<OpenSegment> {
+    this.op = "preallocation of a new segment";
+    if (!this.next) this.prepareNext();
+    const fh = await this.next!;
+    this.next = null;
+    const firstIndex = this.lastIndex + 1;
+    const start: WalRecord[] = [
+      {
+        type: RecordType.SegmentHeader,
+        header: { seq, prevCrc: this.crc, firstIndex, bootstrap: this.bootstrap },
+      },
+    ];
+    if (this.marker) start.push({ type: RecordType.SnapshotMarker, marker: this.marker });
+    const hs = this.hardState;
+    if (hs.term !== 0 || hs.vote !== "" || hs.commit !== 0)
+      start.push({ type: RecordType.HardState, hardState: hs });
+    const { bytes, crc } = encodeRecords(start, this.crc);
+    const name = segmentFileName(seq, firstIndex);
+    const path = join(this.dir, name);
+    this.op = `creation of ${path}`;
+    this.faults.beforeWrite?.(path, bytes.length);
+    await fh.write(bytes, 0, bytes.length, 0);
+    this.faults.beforeSync?.(path);
+    await fh.datasync();
+    await rename(join(this.dir, NEXT_TMP), path);
+    await fsyncDir(this.dir);
+    this.crc = crc;
+    const file: SegmentFile = { seq, firstIndex, name, path };
+    this.segments.push(file);
+    return { file, fh, offset: bytes.length, bodyStart: bytes.length };
+  }
+}
