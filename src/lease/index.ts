@@ -1,0 +1,27 @@
+// The public surface of src/lease, for the server and API layers.
+
+export { systemClock, ManualClock, type Clock } from "./clock.js";
+export {
+  DEFAULT_EXPIRED_RETRY_MS,
+  DEFAULT_MIN_TTL_SECONDS,
+  MAX_LEASE_TTL_SECONDS,
+  minLeaseTtlSeconds,
+} from "./config.js";
+export { LeaseNotPrimaryError } from "./errors.js";
+export { LeaseIdGenerator } from "./id-generator.js";
+export {
+  BackendLeaseStore,
+  LEASE_TABLE,
+  type LeaseBackend,
+  type LeaseBackendTable,
+} from "./backend-lease-store.js";
+export { MemoryLeaseStore, type LeaseRecord, type LeaseStore } from "./lease-store.js";
+export {
+  Lessor,
+  type GrantedLease,
+  type LeaseTimeToLive,
+  type LessorOptions,
+  type RestoreSummary,
+} from "./lessor.js";
+export type { LeaseRegistry } from "./registry.js";
+export { revokeLease, type RevocableStore, type RevokeOutcome, type WriteTxnRunner } from "./revoke.js";
