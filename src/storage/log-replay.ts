@@ -11,12 +11,16 @@ import type { Entry, HardState } from "../raft/types.js";
 export class LogReplayer {
   /** Contiguous entries, oldest first. */
   entries: Entry[] = [];
-  /** The position the entries follow, when known (set by a snapshot marker). */
-  private sentinel: SnapshotMarker | null = null;
+  /**
+   * The position the entries follow, when known: from the first segment's header (the entry
+   * before it) or from a snapshot marker that reset the log.
+   */
+  sentinel: SnapshotMarker | null = null;
+  /** Index and term of the last entry record replayed (what the writer tracks). */
+  lastEntry: SnapshotMarker = { index: 0, term: 0 };
+  private sawHeader = false;
   hardState: HardState = { term: 0, vote: "", commit: 0 };
   markers: SnapshotMarker[] = [];
-  /** Index of the last entry record replayed (what the writer tracks for segment hints). */
-  lastEntryIndex = 0;
   records = 0;
 
   apply(rec: WalRecord, at: RecordLocation): void {
@@ -24,7 +28,7 @@ export class LogReplayer {
     switch (rec.type) {
       case RecordType.Entry:
         this.applyEntry(rec.entry, at);
-        this.lastEntryIndex = rec.entry.index;
+        this.lastEntry = { index: rec.entry.index, term: rec.entry.term };
         return;
       case RecordType.HardState:
         this.hardState = { ...rec.hardState };
@@ -33,7 +37,13 @@ export class LogReplayer {
         this.applyMarker(rec.marker);
         return;
       case RecordType.SegmentHeader:
-        throw new WalCorruptionError(at.path, at.offset, "segment header in the middle of a segment");
+        if (!this.sawHeader) {
+          this.sawHeader = true;
+          const h = rec.header;
+          this.sentinel = { index: h.firstIndex - 1, term: h.prevTerm };
+          this.lastEntry = { ...this.sentinel };
+        }
+        return;
     }
   }
 

@@ -11,6 +11,7 @@ import { listSnapshots, readSnapshotFile, removeSnapshotTemporaries } from "./sn
 import { listSegments, scanWal, type TornTail } from "./wal-scan.js";
 import type { WalTail } from "./wal.js";
 import type { ConfState, Entry, Snapshot } from "../raft/types.js";
+import type { SnapshotMarker } from "./wal-record.js";
 
 export interface StorageLogger {
   warn(msg: string): void;
@@ -65,14 +66,15 @@ export async function recover(
 
   const recoveredBootstrap = scan.segments[0]!.header.bootstrap;
   const snap = await chooseSnapshot(snapDir, replay, logger);
-  const memory = rebuildLog(recoveredBootstrap, snap, replay.entries);
+  const memory = rebuildLog(recoveredBootstrap, snap, replay.entries, replay.sentinel);
   memory.setHardState(replay.hardState);
   const lastMarker = replay.markers[replay.markers.length - 1] ?? null;
   const tail: WalTail = {
     segments: scan.segments.map((s) => s.file),
     offset: last.dataEnd,
     crc: last.lastCrc,
-    lastIndex: replay.lastEntryIndex,
+    lastIndex: replay.lastEntry.index,
+    lastTerm: replay.lastEntry.term,
     hardState: replay.hardState,
     marker: lastMarker,
     bootstrap: recoveredBootstrap,
@@ -105,11 +107,15 @@ async function chooseSnapshot(
   );
 }
 
-/** Build the in-memory log from the chosen snapshot and the replayed (contiguous) entries. */
+/**
+ * Build the in-memory log from the chosen snapshot and the replayed (contiguous) entries. `base`
+ * is the position right before the first entry, when the WAL tells it.
+ */
 export function rebuildLog(
   bootstrap: ConfState,
   snap: Snapshot | null,
   ents: readonly Entry[],
+  base: SnapshotMarker | null,
 ): MemoryLogStorage {
   const memory = new MemoryLogStorage(bootstrap);
   const first = ents[0]?.index ?? 0;
@@ -131,17 +137,21 @@ export function rebuildLog(
         `storage: WAL entry ${index} has term ${at.term} but snapshot ${index} has term ${term}`,
       );
     }
-    // Keep the entries before the snapshot that the WAL still holds (for slow followers).
-    if (first === index) {
+    // Keep the entries before the snapshot that the WAL still holds (a tail for slow followers),
+    // starting after the known base position, or after the first entry when the base is unknown.
+    const start = base && base.index === first - 1 ? base : { index: first, term: ents[0]!.term };
+    const rest = ents.slice(start.index + 1 - first);
+    if (start.index === index) {
       memory.applySnapshot(snap);
-    } else {
-      memory.applySnapshot({
-        metadata: { index: first, term: ents[0]!.term, confState },
-        data: new Uint8Array(),
-      });
+      memory.append(rest);
+      return memory;
     }
-    memory.append(ents.slice(1));
-    if (first !== index) memory.createSnapshot(index, confState, snap.data);
+    memory.applySnapshot({
+      metadata: { index: start.index, term: start.term, confState },
+      data: new Uint8Array(),
+    });
+    memory.append(rest);
+    memory.createSnapshot(index, confState, snap.data);
     return memory;
   }
   memory.applySnapshot(snap);

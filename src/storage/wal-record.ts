@@ -11,6 +11,8 @@ export const RECORD_HEADER_SIZE = 12;
 export const MAX_RECORD_PAYLOAD = 256 * 1024 * 1024;
 export const SEGMENT_MAGIC = 0x4b56574c; // "KVWL"
 export const WAL_VERSION = 1;
+/** magic, version, seq, prevCrc, firstIndex, prevTerm. */
+const SEGMENT_HEADER_FIXED = 4 + 4 + 8 + 4 + 8 + 8;
 
 export enum RecordType {
   SegmentHeader = 1,
@@ -25,6 +27,8 @@ export interface SegmentHeader {
   prevCrc: number;
   /** Last entry index at creation + 1: every live entry of earlier segments is below this. */
   firstIndex: number;
+  /** Term of the entry at firstIndex - 1 (0 if none): lets replay start from this segment. */
+  prevTerm: number;
   /** Membership the member was bootstrapped with (used when no snapshot exists). */
   bootstrap: ConfState;
 }
@@ -123,11 +127,7 @@ export function payloadSize(rec: WalRecord): number {
   switch (rec.type) {
     case RecordType.SegmentHeader:
       return (
-        4 +
-        4 +
-        8 +
-        4 +
-        8 +
+        SEGMENT_HEADER_FIXED +
         stringsSize(rec.header.bootstrap.voters) +
         stringsSize(rec.header.bootstrap.learners)
       );
@@ -153,7 +153,8 @@ function writePayload(buf: Buffer, off: number, rec: WalRecord): void {
       putU64(buf, off + 8, h.seq);
       buf.writeUInt32LE(h.prevCrc >>> 0, off + 16);
       putU64(buf, off + 20, h.firstIndex);
-      putStrings(buf, putStrings(buf, off + 28, h.bootstrap.voters), h.bootstrap.learners);
+      putU64(buf, off + 28, h.prevTerm);
+      putStrings(buf, putStrings(buf, off + 36, h.bootstrap.voters), h.bootstrap.learners);
       return;
     }
     case RecordType.Entry: {
@@ -223,10 +224,11 @@ function decodePayload(type: number, buf: Buffer, start: number, end: number): W
       const seq = r.u64();
       const prevCrc = r.u32();
       const firstIndex = r.u64();
+      const prevTerm = r.u64();
       const voters = r.strings();
       const learners = r.strings();
       r.done();
-      return { type, header: { seq, prevCrc, firstIndex, bootstrap: { voters, learners } } };
+      return { type, header: { seq, prevCrc, firstIndex, prevTerm, bootstrap: { voters, learners } } };
     }
     case RecordType.Entry: {
       const term = r.u64();

@@ -119,7 +119,7 @@ function hasUnwrittenSector(buf: Buffer, start: number, end: number): boolean {
 }
 
 /**
- * Scan every segment in order, calling `onRecord` for each valid record after the segment header.
+ * Scan every segment in order, calling `onRecord` for each valid record (segment headers included).
  * Throws WalCorruptionError for anything but a torn final write, which is returned in `torn`.
  */
 export async function scanWal(
@@ -152,6 +152,7 @@ export async function scanWal(
     if (prev && header.prevCrc !== prev.lastCrc) {
       throw new WalCorruptionError(file.path, 0, "segment does not chain onto the previous segment");
     }
+    onRecord(first.record, { path: file.path, offset: 0 });
     let off = first.size;
     let crc = first.crc;
     let records = 0;

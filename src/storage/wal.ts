@@ -34,6 +34,8 @@ export interface WalTail {
   offset: number;
   crc: number;
   lastIndex: number;
+  /** Term of the entry at lastIndex. */
+  lastTerm: number;
   hardState: HardState;
   marker: SnapshotMarker | null;
   bootstrap: ConfState;
@@ -60,6 +62,7 @@ export class Wal {
   private cur!: OpenSegment;
   private crc: number;
   private lastIndex: number;
+  private lastTerm: number;
   private hardState: HardState;
   private marker: SnapshotMarker | null;
   private readonly bootstrap: ConfState;
@@ -81,6 +84,7 @@ export class Wal {
     this.segments = [...tail.segments];
     this.crc = tail.crc;
     this.lastIndex = tail.lastIndex;
+    this.lastTerm = tail.lastTerm;
     this.hardState = { ...tail.hardState };
     this.marker = tail.marker;
     this.bootstrap = tail.bootstrap;
@@ -95,6 +99,7 @@ export class Wal {
       offset: 0,
       crc: 0,
       lastIndex: 0,
+      lastTerm: 0,
       hardState: { term: 0, vote: "", commit: 0 },
       marker: null,
       bootstrap,
@@ -227,8 +232,10 @@ export class Wal {
   }
 
   private track(rec: WalRecord): void {
-    if (rec.type === RecordType.Entry) this.lastIndex = rec.entry.index;
-    else if (rec.type === RecordType.HardState) this.hardState = { ...rec.hardState };
+    if (rec.type === RecordType.Entry) {
+      this.lastIndex = rec.entry.index;
+      this.lastTerm = rec.entry.term;
+    } else if (rec.type === RecordType.HardState) this.hardState = { ...rec.hardState };
     else if (rec.type === RecordType.SnapshotMarker) this.marker = { ...rec.marker };
   }
 
@@ -286,7 +293,7 @@ export class Wal {
     const start: WalRecord[] = [
       {
         type: RecordType.SegmentHeader,
-        header: { seq, prevCrc: this.crc, firstIndex, bootstrap: this.bootstrap },
+        header: { seq, prevCrc: this.crc, firstIndex, prevTerm: this.lastTerm, bootstrap: this.bootstrap },
       },
     ];
     if (this.marker) start.push({ type: RecordType.SnapshotMarker, marker: this.marker });
