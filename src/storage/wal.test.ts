@@ -1,0 +1,116 @@
+// Tests of the WAL writer through the durable store: group commit (many appends, few fdatasyncs),
+// segment rotation and release, and failures (disk full, failed fsync) that stop writes without
+// losing or corrupting anything acknowledged.
+
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { readdir } from "node:fs/promises";
+import { StorageFailedError } from "./errors.js";
+import { DurableLogStore, storagePaths } from "./raft-log-store.js";
+import { entry, quietLogger, range, tempDir } from "./store-factories.test-util.js";
+import type { WalFaults } from "./wal.js";
+
+const cleanups: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const c of cleanups) await c();
+});
+
+async function freshDir(): Promise<string> {
+  const t = await tempDir("kvorum-wal-");
+  cleanups.push(t.remove);
+  return t.dir;
+}
+
+test("concurrent appends are written together: far fewer fdatasyncs than appends", async () => {
+  const dir = await freshDir();
+  let syncs = 0;
+  const faults: WalFaults = { beforeSync: () => void syncs++ };
+  const s = await DurableLogStore.open(dir, { logger: quietLogger, faults, segmentSize: 1 << 20 });
+  const before = syncs;
+  const saves: Promise<void>[] = [];
+  for (let i = 1; i <= 200; i++) saves.push(s.save({ entries: [entry(i, 1)] }, true));
+  await Promise.all(saves);
+  const used = syncs - before;
+  assert.ok(used >= 1 && used <= 10, `200 appends took ${used} fdatasyncs`);
+  await s.close();
+  const again = await DurableLogStore.open(dir, { logger: quietLogger, segmentSize: 1 << 20 });
+  assert.equal(again.lastIndex(), 200);
+  await again.close();
+});
+
+test("segments rotate when full and are released once a snapshot covers them", async () => {
+  const dir = await freshDir();
+  const opts = { logger: quietLogger, segmentSize: 4096, catchUpEntries: 10 };
+  const s = await DurableLogStore.open(dir, opts);
+  for (let i = 1; i <= 400; i += 10) await s.save({ entries: range(i, i + 9, 1) }, true);
+  const { walDir } = storagePaths(dir);
+  const many = (await readdir(walDir)).filter((n) => n.endsWith(".wal")).length;
+  assert.ok(many >= 4, `only ${many} segments`);
+  await s.createSnapshot(380, { voters: ["a"], learners: [] }, new Uint8Array([1]));
+  assert.equal(s.firstIndex(), 371);
+  const few = (await readdir(walDir)).filter((n) => n.endsWith(".wal")).length;
+  assert.ok(few < many, `segments not released: ${few} of ${many}`);
+  assert.equal(few, s.walSegmentCount());
+  await s.close();
+  const again = await DurableLogStore.open(dir, opts);
+  assert.equal(again.lastIndex(), 400);
+  assert.ok(again.firstIndex() <= 371);
+  assert.equal(again.snapshot().metadata.index, 380);
+  assert.deepEqual(again.entries(371, 401), range(371, 400, 1));
+  await again.close();
+});
+
+function enospc(): Error {
+  return Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+}
+
+for (const kind of ["write", "fsync", "preallocate"] as const) {
+  test(`a failed ${kind} stops all writes and loses nothing acknowledged`, async () => {
+    const dir = await freshDir();
+    let armed = false;
+    const fire = (): void => {
+      if (armed) throw kind === "fsync" ? new Error("EIO: i/o error, fdatasync") : enospc();
+    };
+    const faults: WalFaults =
+      kind === "write"
+        ? { beforeWrite: fire }
+        : kind === "fsync"
+          ? { beforeSync: fire }
+          : { beforePreallocate: fire };
+    const opts = { logger: quietLogger, segmentSize: 2048 };
+    const s = await DurableLogStore.open(dir, { ...opts, faults });
+    let acked = 0;
+    for (let i = 1; i <= 20; i++) {
+      await s.save({ entries: [entry(i, 1)], hardState: { term: 1, vote: "", commit: i - 1 } }, true);
+      acked = i;
+    }
+    armed = true;
+    let failedAt = 0;
+    for (let i = 21; i <= 200 && failedAt === 0; i++) {
+      try {
+        await s.save({ entries: [entry(i, 1)] }, true);
+        acked = i;
+      } catch (err) {
+        assert.ok(err instanceof StorageFailedError, String(err));
+        assert.match(err.message, kind === "fsync" ? /EIO/ : /ENOSPC/);
+        failedAt = i;
+      }
+    }
+    assert.ok(failedAt > 0, "the fault never fired");
+    assert.ok(s.failed instanceof StorageFailedError);
+    await assert.rejects(s.save({ entries: [entry(failedAt + 1, 1)] }, true), StorageFailedError);
+    await assert.rejects(
+      s.createSnapshot(1, { voters: [], learners: [] }, new Uint8Array()),
+      StorageFailedError,
+    );
+    await s.close();
+    const again = await DurableLogStore.open(dir, opts);
+    assert.ok(again.lastIndex() >= acked, `recovered ${again.lastIndex()} < acknowledged ${acked}`);
+    assert.deepEqual(
+      again.entries(1, acked + 1),
+      range(1, acked, 1).map((e) => entry(e.index, 1)),
+    );
+    await again.save({ entries: [entry(again.lastIndex() + 1, 2)] }, true);
+    await again.close();
+  });
+}
