@@ -3,6 +3,7 @@
 
 import { Command } from "commander";
 import { VERSION } from "../version.js";
+import { registerCheckWal } from "./check-wal.js";
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -11,6 +12,7 @@ export function buildProgram(): Command {
     .description("Operator tool for Kvorum, the etcd-compatible replicated key-value store")
     .version(VERSION, "--version", "print the version and exit")
     .showHelpAfterError();
+  registerCheckWal(program);
   return program;
 }
 

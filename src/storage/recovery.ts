@@ -84,7 +84,7 @@ export async function recover(
 }
 
 /** The newest readable snapshot file that the WAL has a marker for. */
-async function chooseSnapshot(
+export async function chooseSnapshot(
   snapDir: string,
   replay: LogReplayer,
   logger: StorageLogger,
