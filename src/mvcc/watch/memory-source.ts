@@ -38,14 +38,14 @@ export class MemoryWatchSource implements WatchSource {
     this.readEventsCalls++;
     if (fromRev <= this.compacted) throw Errors.compacted();
     const events: ReadEventsResult["events"] = [];
-    let lastRevision = fromRev - 1;
-    for (let rev = Math.max(fromRev, 2); rev <= Math.min(toRev, this.revision); rev++) {
+    const last = Math.min(toRev, this.revision);
+    for (let rev = Math.max(fromRev, 2); rev <= last; rev++) {
       const revEvents = this.log[rev - 2]!;
-      if (events.length > 0 && events.length + revEvents.length > maxEvents) break;
+      if (events.length > 0 && events.length + revEvents.length > maxEvents)
+        return { events, lastRevision: rev - 1 };
       for (const event of revEvents) events.push({ revision: rev, event });
-      lastRevision = rev;
     }
-    return { events, lastRevision: Math.max(lastRevision, Math.min(fromRev - 1, toRev)) };
+    return { events, lastRevision: Math.max(last, fromRev - 1) };
   }
 
   valueBefore(key: Uint8Array, revision: number): KeyValue | undefined {

@@ -220,6 +220,27 @@ describe("slow sinks", () => {
     assert.equal(fast.eventLines().length, 5);
   });
 
+  test("streams blocked at different revisions catch up together without duplicates", () => {
+    const { source, scheduler, hub } = rig();
+    const [s1, s2] = [new RecordingSink(), new RecordingSink()];
+    const [a, b] = [hub.openStream(s1), hub.openStream(s2)];
+    a.createWatch({ key: enc("k") });
+    b.createWatch({ key: enc("k") });
+    s1.full = true;
+    source.put(enc("k"), enc("1"));
+    source.put(enc("k"), enc("2"));
+    s2.full = true;
+    source.put(enc("k"), enc("3"));
+    source.put(enc("k"), enc("4"));
+    s1.full = s2.full = false;
+    a.resume();
+    b.resume();
+    scheduler.runAll();
+    const all = ["PUT k=1@2", "PUT k=2@3", "PUT k=3@4", "PUT k=4@5"];
+    assert.deepEqual(s1.eventLines(), all);
+    assert.deepEqual(s2.eventLines(), all);
+  });
+
   test("a blocked watcher that falls behind compaction is canceled with compact_revision", () => {
     const { source, scheduler, sink, stream } = rig();
     const id = stream.createWatch({ key: enc("k") });
