@@ -154,30 +154,51 @@ export class WatchHub {
     this.headRevision = revision;
     this.fanoutRevision = revision;
     try {
-      const matched = new Map<Watcher, MvccEvent[]>();
-      for (const ev of events) {
-        this.synced.forEachMatch(ev.kv.key, keyString(ev.kv.key), (w) => {
-          if (revision < w.minRev || !w.passesFilters(ev)) return;
-          const list = matched.get(w);
-          if (list) list.push(ev);
-          else matched.set(w, [ev]);
-        });
-      }
-      let budget = this.fanoutBudget;
-      for (const [w, evs] of matched) {
-        if (!w.active || !w.synced) continue;
-        if (budget <= 0) {
-          this.unsync(w);
-          continue;
-        }
-        budget--;
-        this.deliver(w, evs, revision);
-      }
+      if (events.length === 1) this.fanOutOne(revision, events[0]!);
+      else this.fanOutMany(revision, events);
     } finally {
       this.fanoutRevision = 0;
       this.processedRevision = revision;
     }
     if (this.unsynced.size > 0) this.scheduleCatchUp();
+  }
+
+  /** The common case, one event: each watcher matches at most once, so no grouping is needed. */
+  private fanOutOne(revision: number, ev: MvccEvent): void {
+    const matched: Watcher[] = [];
+    this.synced.forEachMatch(ev.kv.key, keyString(ev.kv.key), (w) => {
+      if (revision >= w.minRev && w.passesFilters(ev)) matched.push(w);
+    });
+    const shared = [ev]; // read-only for every receiver
+    this.deliverAll(revision, matched, () => shared);
+  }
+
+  /** A transaction: group its events per watcher, keeping op order. */
+  private fanOutMany(revision: number, events: MvccEvent[]): void {
+    const matched = new Map<Watcher, MvccEvent[]>();
+    for (const ev of events) {
+      this.synced.forEachMatch(ev.kv.key, keyString(ev.kv.key), (w) => {
+        if (revision < w.minRev || !w.passesFilters(ev)) return;
+        const list = matched.get(w);
+        if (list) list.push(ev);
+        else matched.set(w, [ev]);
+      });
+    }
+    this.deliverAll(revision, [...matched.keys()], (w) => matched.get(w)!);
+  }
+
+  /** Delivers to at most fanoutBudget watchers now; the rest catch up from the backend later. */
+  private deliverAll(revision: number, watchers: Watcher[], eventsOf: (w: Watcher) => MvccEvent[]): void {
+    let budget = this.fanoutBudget;
+    for (const w of watchers) {
+      if (!w.active || !w.synced) continue;
+      if (budget <= 0) {
+        this.unsync(w);
+        continue;
+      }
+      budget--;
+      this.deliver(w, eventsOf(w), revision);
+    }
   }
 
   private deliver(w: Watcher, evs: MvccEvent[], revision: number): void {

@@ -15,6 +15,17 @@ test("prefixEnd increments the last byte below 0xff and drops trailing 0xff", ()
   assert.deepEqual(prefixEnd(b(0xff, 0xff)), b(0));
 });
 
+test("KeyRange.of and prefixEnd never modify the caller's Buffer", () => {
+  const key = Buffer.from("/a/");
+  const end = Buffer.from("/a0");
+  assert.deepEqual(prefixEnd(key), b(0x2f, 0x61, 0x30));
+  const range = KeyRange.of(key, end)!;
+  assert.equal(key.toString(), "/a/");
+  assert.equal(range.kind, "prefix");
+  key[1] = 0x7a; // the caller reuses its buffer
+  assert.ok(range.contains(Buffer.from("/a/x")) && !range.contains(Buffer.from("/z/x")));
+});
+
 test("KeyRange.of follows etcd's conventions", () => {
   assert.equal(KeyRange.of(b(5))!.kind, "single");
   assert.equal(KeyRange.of(b(5), b())!.kind, "single");

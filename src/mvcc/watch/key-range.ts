@@ -17,7 +17,7 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
 export function prefixEnd(prefix: Uint8Array): Uint8Array {
   for (let i = prefix.length - 1; i >= 0; i--) {
     if (prefix[i]! < 0xff) {
-      const end = prefix.slice(0, i + 1);
+      const end = Uint8Array.from(prefix.subarray(0, i + 1)); // a copy even for a Buffer
       end[i]! += 1;
       return end;
     }
@@ -40,15 +40,17 @@ export class KeyRange {
 
   /**
    * Normalises a watch request's key and range end, or returns undefined when the range is empty
-   * (rangeEnd <= key), which etcd rejects. An empty key means "\0", the smallest key.
+   * (rangeEnd <= key), which etcd rejects. An empty key means "\0", the smallest key. The bytes
+   * are copied: callers may reuse their buffers.
    */
   static of(key: Uint8Array, rangeEnd?: Uint8Array): KeyRange | undefined {
-    const start = key.length === 0 ? new Uint8Array([0]) : key;
+    const start = key.length === 0 ? new Uint8Array([0]) : Uint8Array.from(key);
     if (rangeEnd === undefined || rangeEnd.length === 0) return new KeyRange("single", start, start);
-    if (rangeEnd.length === 1 && rangeEnd[0] === 0) return new KeyRange("fromKey", start, rangeEnd);
+    if (rangeEnd.length === 1 && rangeEnd[0] === 0)
+      return new KeyRange("fromKey", start, new Uint8Array([0]));
     if (compareBytes(start, rangeEnd) >= 0) return undefined;
     const isPrefix = compareBytes(prefixEnd(start), rangeEnd) === 0;
-    return new KeyRange(isPrefix ? "prefix" : "range", start, rangeEnd);
+    return new KeyRange(isPrefix ? "prefix" : "range", start, Uint8Array.from(rangeEnd));
   }
 
   contains(key: Uint8Array): boolean {

@@ -84,18 +84,18 @@ export class MemoryWatchSource implements WatchSource {
       let kv: KeyValue;
       if ("put" in op) {
         kv = {
-          key: key.slice(),
+          key: Uint8Array.from(key),
           createRevision: live ? live.createRevision : rev,
           modRevision: rev,
           version: live ? live.version + 1 : 1,
-          value: op.value.slice(),
+          value: Uint8Array.from(op.value),
           lease: NO_LEASE,
         };
         events.push({ type: EventType.PUT, kv });
       } else {
         if (!live) continue;
         kv = {
-          key: key.slice(),
+          key: Uint8Array.from(key),
           createRevision: 0,
           modRevision: rev,
           version: 0,

@@ -1,7 +1,8 @@
 // Finds the watchers whose range contains a key without scanning all of them: single-key watchers
 // in a map by key, prefix watchers in a map by prefix (probed once per distinct prefix length in
-// use), and only general ranges and from-key watchers in a list that is scanned.
+// use), and general ranges and from-key watchers in a sorted range list (range-list.ts).
 import type { KeyRange } from "./key-range.js";
+import { RangeList } from "./range-list.js";
 
 export interface Indexed {
   readonly range: KeyRange;
@@ -12,7 +13,7 @@ export class WatcherIndex<W extends Indexed> {
   private readonly byPrefix = new Map<string, Set<W>>();
   /** prefix length → number of prefix watchers with that length. */
   private readonly prefixLengths = new Map<number, number>();
-  private readonly others = new Set<W>();
+  private readonly others = new RangeList<W>();
   private count = 0;
 
   get size(): number {
@@ -26,7 +27,7 @@ export class WatcherIndex<W extends Indexed> {
       addTo(this.byPrefix, r.startString, w);
       const len = r.start.length;
       this.prefixLengths.set(len, (this.prefixLengths.get(len) ?? 0) + 1);
-    } else this.others.add(w);
+    } else this.others.add(r.start, r.kind === "fromKey" ? null : r.end, w);
     this.count++;
   }
 
@@ -42,7 +43,7 @@ export class WatcherIndex<W extends Indexed> {
         if (left === 0) this.prefixLengths.delete(len);
         else this.prefixLengths.set(len, left);
       }
-    } else removed = this.others.delete(w);
+    } else removed = this.others.remove(r.start, w);
     if (removed) this.count--;
   }
 
@@ -57,7 +58,7 @@ export class WatcherIndex<W extends Indexed> {
         if (set) for (const w of set) visit(w);
       }
     }
-    for (const w of this.others) if (w.range.contains(key)) visit(w);
+    this.others.forEachContaining(key, visit);
   }
 }
 
