@@ -51,6 +51,11 @@ const scenarios: Scenario[] = [
     writeKey: () => "/hot",
   },
   {
+    name: "all watchers on one key with prev_kv (one lookup per event, shared)",
+    watch: () => ({ key: enc("/hot"), prevKv: true }),
+    writeKey: () => "/hot",
+  },
+  {
     name: "prefix watchers (100 namespaces), writes hit one namespace",
     watch: (i) => ({
       key: enc(`/registry/pods/ns${i % 100}/`),
@@ -112,6 +117,8 @@ console.log(`node ${process.version}, source: in-memory fake (MemoryWatchSource)
 for (const s of scenarios) runOnce(s, 1000); // warm-up (JIT), not reported
 for (const s of scenarios) {
   // The all-on-one-key case delivers WATCHERS events per write: fewer writes keep it short.
-  const writes = s.name.startsWith("all watchers") ? Math.max(1, Math.floor(WRITES / 100)) : WRITES;
+  const writes = s.name.startsWith("all watchers on one key")
+    ? Math.max(1, Math.floor(WRITES / 100))
+    : WRITES;
   runScenario(s, writes);
 }

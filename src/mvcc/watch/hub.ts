@@ -54,6 +54,8 @@ export class WatchHub {
   private readonly unsubscribe: () => void;
   private readonly stopProgressTimer: () => void;
   private catchUpScheduled = false;
+  /** prev_kv-filled copies of the events of the current fan-out or catch-up pass, shared by watchers. */
+  private readonly withPrevKvCache = new Map<MvccEvent, MvccEvent>();
   private closed = false;
 
   constructor(
@@ -153,12 +155,14 @@ export class WatchHub {
       : rawEvents;
     this.headRevision = revision;
     this.fanoutRevision = revision;
+    this.withPrevKvCache.clear();
     try {
       if (events.length === 1) this.fanOutOne(revision, events[0]!);
       else this.fanOutMany(revision, events);
     } finally {
       this.fanoutRevision = 0;
       this.processedRevision = revision;
+      this.withPrevKvCache.clear();
     }
     if (this.unsynced.size > 0) this.scheduleCatchUp();
   }
@@ -209,6 +213,15 @@ export class WatchHub {
   }
 
   private withPrevKv(ev: MvccEvent): MvccEvent {
+    let filled = this.withPrevKvCache.get(ev);
+    if (!filled) {
+      filled = this.lookUpPrevKv(ev);
+      this.withPrevKvCache.set(ev, filled);
+    }
+    return filled;
+  }
+
+  private lookUpPrevKv(ev: MvccEvent): MvccEvent {
     const kv = ev.kv;
     // etcd does not look up a previous value for a create (the key did not exist before).
     if (ev.type === EventType.PUT && kv.createRevision === kv.modRevision) return { type: ev.type, kv };
@@ -285,6 +298,7 @@ export class WatchHub {
       throw err;
     }
     const through = result.lastRevision;
+    this.withPrevKvCache.clear();
     for (const w of batch) {
       if (!w.active || w.synced || w.stream.blocked || w.nextRev > through) continue;
       const evs: MvccEvent[] = [];
@@ -297,6 +311,7 @@ export class WatchHub {
       if (evs.length > 0) this.deliver(w, evs, through);
       if (w.active && !w.stream.blocked && w.nextRev > this.processedRevision) this.markSynced(w);
     }
+    this.withPrevKvCache.clear();
   }
 
   private hasRunnableUnsynced(): boolean {
