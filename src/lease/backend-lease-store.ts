@@ -17,11 +17,12 @@ export interface LeaseBackend {
 export interface LeaseBackendTable {
   put(key: Uint8Array, value: Uint8Array): void;
   del(key: Uint8Array): void;
-  range(start: Uint8Array, end: Uint8Array): Iterable<readonly [Uint8Array, Uint8Array]>;
+  /** Rows with start <= key < end in ascending order (undefined bounds: unbounded). */
+  range(
+    start: Uint8Array | undefined,
+    end: Uint8Array | undefined,
+  ): Iterable<{ key: Uint8Array; value: Uint8Array }>;
 }
-
-const TABLE_START = new Uint8Array(0);
-const TABLE_END = new Uint8Array(9).fill(0xff);
 
 export class BackendLeaseStore implements LeaseStore {
   private readonly table: LeaseBackendTable;
@@ -32,7 +33,7 @@ export class BackendLeaseStore implements LeaseStore {
 
   loadAll(): LeaseRecord[] {
     const out: LeaseRecord[] = [];
-    for (const [key, value] of this.table.range(TABLE_START, TABLE_END))
+    for (const { key, value } of this.table.range(undefined, undefined))
       out.push(decodeLeaseRecord(key, value));
     return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }

@@ -17,11 +17,14 @@ class FakeTable implements LeaseBackendTable {
     this.rows.delete(name(key));
   }
 
-  *range(start: Uint8Array, end: Uint8Array): Iterable<readonly [Uint8Array, Uint8Array]> {
-    const lo = name(start);
-    const hi = name(end);
+  *range(
+    start: Uint8Array | undefined,
+    end: Uint8Array | undefined,
+  ): Iterable<{ key: Uint8Array; value: Uint8Array }> {
     for (const k of [...this.rows.keys()].sort()) {
-      if (k >= lo && k < hi) yield [bytes(k), this.rows.get(k)!];
+      if (start !== undefined && k < name(start)) continue;
+      if (end !== undefined && k >= name(end)) continue;
+      yield { key: bytes(k), value: this.rows.get(k)! };
     }
   }
 }
