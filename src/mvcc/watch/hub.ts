@@ -164,7 +164,6 @@ export class WatchHub {
       this.processedRevision = revision;
       this.withPrevKvCache.clear();
     }
-    if (this.unsynced.size > 0) this.scheduleCatchUp();
   }
 
   /** The common case, one event: each watcher matches at most once, so no grouping is needed. */
@@ -198,6 +197,7 @@ export class WatchHub {
       if (!w.active || !w.synced) continue;
       if (budget <= 0) {
         this.unsync(w);
+        this.scheduleCatchUp();
         continue;
       }
       budget--;

@@ -206,6 +206,14 @@ describe("slow sinks", () => {
     assert.deepEqual(hub.stats().synced, 1);
   });
 
+  test("a blocked client costs writers no deferred work per write", () => {
+    const { source, scheduler, sink, stream } = rig();
+    stream.createWatch({ key: enc("k") });
+    sink.full = true;
+    for (let i = 0; i < 10; i++) source.put(enc("k"), enc(`${i}`));
+    assert.equal(scheduler.pending, 0);
+  });
+
   test("one slow stream does not hold back another", () => {
     const { source, hub } = rig();
     const slow = new RecordingSink();
