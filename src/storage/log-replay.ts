@@ -4,7 +4,7 @@
 // and hard states (the last one wins). Pure: no I/O.
 
 import { WalCorruptionError } from "./errors.js";
-import { RecordType, type SnapshotMarker, type WalRecord } from "./wal-record.js";
+import { RecordType, type LogPosition, type SnapshotMarker, type WalRecord } from "./wal-record.js";
 import type { RecordLocation } from "./wal-scan.js";
 import type { Entry, HardState } from "../raft/types.js";
 
@@ -15,13 +15,19 @@ export class LogReplayer {
    * The position the entries follow, when known: from the first segment's header (the entry
    * before it) or from a snapshot marker that reset the log.
    */
-  sentinel: SnapshotMarker | null = null;
-  /** Index and term of the last entry record replayed (what the writer tracks). */
-  lastEntry: SnapshotMarker = { index: 0, term: 0 };
-  private sawHeader = false;
+  sentinel: LogPosition | null = null;
+  /**
+   * A sentinel from a segment header is only a hint: an entry at or below it means the log was
+   * rewritten from there after that segment began, so the hint is stale. A snapshot marker is
+   * firm: entries at or below it are covered by the snapshot.
+   */
+  private sentinelIsSnapshot = false;
   hardState: HardState = { term: 0, vote: "", commit: 0 };
   markers: SnapshotMarker[] = [];
+  /** Index and term of the last entry record replayed (what the writer tracks). */
+  lastEntry: LogPosition = { index: 0, term: 0 };
   records = 0;
+  private sawHeader = false;
 
   apply(rec: WalRecord, at: RecordLocation): void {
     this.records++;
@@ -49,14 +55,17 @@ export class LogReplayer {
 
   private applyEntry(e: Entry, at: RecordLocation): void {
     const ents = this.entries;
+    const s = this.sentinel;
     if (ents.length === 0) {
-      const s = this.sentinel;
-      if (s && e.index <= s.index) return; // covered by the snapshot
+      if (s && e.index <= s.index) {
+        if (!this.sentinelIsSnapshot) this.restartAt(e);
+        return;
+      }
       if (s && e.index !== s.index + 1) {
         throw new WalCorruptionError(
           at.path,
           at.offset,
-          `entry ${e.index} does not follow snapshot ${s.index}`,
+          `entry ${e.index} does not follow position ${s.index}`,
         );
       }
       ents.push(e);
@@ -72,28 +81,46 @@ export class LogReplayer {
       ents.push(e);
       return;
     }
-    if (this.sentinel && e.index <= this.sentinel.index) return;
-    throw new WalCorruptionError(
-      at.path,
-      at.offset,
-      `entry ${e.index} rewrites the log below its start ${first}`,
-    );
+    // Below everything we hold: covered by the snapshot, or a rewrite reaching into a released
+    // segment (whose entries are then unknown, so the log restarts here).
+    if (s && this.sentinelIsSnapshot && e.index <= s.index) return;
+    this.restartAt(e);
+  }
+
+  private restartAt(e: Entry): void {
+    this.entries = [e];
+    this.sentinel = null;
+    this.sentinelIsSnapshot = false;
   }
 
   private applyMarker(m: SnapshotMarker): void {
     this.markers.push({ ...m });
+    if (m.resetsLog) {
+      // A leader's snapshot replaced the whole log (as MemoryLogStorage.applySnapshot does).
+      this.entries = [];
+      this.sentinel = { index: m.index, term: m.term };
+      this.sentinelIsSnapshot = true;
+      return;
+    }
+    // The member's own snapshot, or the copy at a segment start: it only tells what lies before
+    // the entries when that is not known yet.
     const ents = this.entries;
+    const s = this.sentinel;
     if (ents.length > 0) {
       const first = ents[0]!.index;
       const last = first + ents.length - 1;
       if (m.index >= first && m.index <= last && ents[m.index - first]!.term === m.term) return;
       if (m.index < first - 1) return; // an old position before everything we hold
-      const s = this.sentinel;
-      if (m.index === first - 1 && (!s || (s.index === m.index && s.term === m.term))) return;
-    } else if (this.sentinel && this.sentinel.index >= m.index) {
+      if (m.index === first - 1 && (!s || s.term === m.term)) {
+        this.sentinel = { index: m.index, term: m.term };
+        this.sentinelIsSnapshot = true;
+        return;
+      }
+    } else if (s && s.index > m.index) {
       return;
     }
     this.entries = [];
-    this.sentinel = { ...m };
+    this.sentinel = { index: m.index, term: m.term };
+    this.sentinelIsSnapshot = true;
   }
 }

@@ -94,6 +94,25 @@ for (const factory of [memoryFactory(), durableFactory()] as StoreFactory[]) {
       await s.close();
     });
 
+    test("an overwrite reaching back past the newest segment's start survives release and restart", async () => {
+      let s = await factory.open(conf, 2);
+      const big = (i: number, t: number) => entry(i, t, new Uint8Array(100).fill(t));
+      // ~30 of these fill a 4 KiB segment: entries 1..40 span two segments.
+      for (let i = 1; i <= 40; i++) await s.save({ entries: [big(i, 1)] }, true);
+      // Rewrite from 20 (below the newest segment's first index), then continue to 45.
+      const rewrite = [];
+      for (let i = 20; i <= 45; i++) rewrite.push(big(i, 2));
+      await s.save({ entries: rewrite }, true);
+      // Release the older segment: the newest one now starts the WAL.
+      await s.createSnapshot(38, conf, new Uint8Array([7]));
+      s = await factory.restart(s);
+      assert.equal(s.lastIndex(), 45);
+      for (let i = Math.max(s.firstIndex(), 20); i <= 45; i++) assert.equal(s.term(i), 2, `term of ${i}`);
+      const before = s.firstIndex() - 1;
+      assert.equal(s.term(before), before >= 20 ? 2 : 1, `term of ${before}`);
+      await s.close();
+    });
+
     test("entries honours maxBytes but returns at least one entry", async () => {
       const s = await factory.open(conf, 0);
       await s.save({ entries: range(1, 3, 1) }, true);

@@ -174,7 +174,7 @@ export class DurableLogStore extends MemoryBackedStore implements RaftLogStore {
     if (snap)
       records.push({
         type: RecordType.SnapshotMarker,
-        marker: { index: snap.metadata.index, term: snap.metadata.term },
+        marker: { index: snap.metadata.index, term: snap.metadata.term, resetsLog: true },
       });
     for (const entry of update.entries) records.push({ type: RecordType.Entry, entry });
     if (update.hardState) records.push({ type: RecordType.HardState, hardState: { ...update.hardState } });
@@ -188,7 +188,7 @@ export class DurableLogStore extends MemoryBackedStore implements RaftLogStore {
     const snap = this.log.createSnapshot(index, confState, data);
     const marker: WalRecord = {
       type: RecordType.SnapshotMarker,
-      marker: { index, term: snap.metadata.term },
+      marker: { index, term: snap.metadata.term, resetsLog: false },
     };
     await this.ordered([marker], () => this.writeSnapshot(snap));
     await this.snapshotDurable(snap);

@@ -11,7 +11,7 @@ import { listSnapshots, readSnapshotFile, removeSnapshotTemporaries } from "./sn
 import { listSegments, scanWal, type TornTail } from "./wal-scan.js";
 import type { WalTail } from "./wal.js";
 import type { ConfState, Entry, Snapshot } from "../raft/types.js";
-import type { SnapshotMarker } from "./wal-record.js";
+import type { LogPosition } from "./wal-record.js";
 
 export interface StorageLogger {
   warn(msg: string): void;
@@ -115,7 +115,7 @@ export function rebuildLog(
   bootstrap: ConfState,
   snap: Snapshot | null,
   ents: readonly Entry[],
-  base: SnapshotMarker | null,
+  base: LogPosition | null,
 ): MemoryLogStorage {
   const memory = new MemoryLogStorage(bootstrap);
   const first = ents[0]?.index ?? 0;

@@ -8,7 +8,7 @@ import { LogReplayer } from "./log-replay.js";
 import { chooseSnapshot, rebuildLog } from "./recovery.js";
 import { storagePaths } from "./raft-log-store.js";
 import { listSegments, scanWal, type ScannedSegment } from "./wal-scan.js";
-import type { SnapshotMarker } from "./wal-record.js";
+import type { LogPosition } from "./wal-record.js";
 import type { HardState } from "../raft/types.js";
 
 export type WalDamage =
@@ -24,7 +24,7 @@ export interface WalCheckReport {
   firstIndex: number;
   lastIndex: number;
   hardState: HardState;
-  snapshot: SnapshotMarker | null;
+  snapshot: LogPosition | null;
   damage: WalDamage | null;
 }
 

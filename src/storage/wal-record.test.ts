@@ -36,7 +36,7 @@ const records: WalRecord[] = [
     entry: { index: 2 ** 40 + 1, term: 5, type: EntryType.Normal, data: new Uint8Array() },
   },
   { type: RecordType.HardState, hardState: { term: 5, vote: "node-b", commit: 2 ** 40 } },
-  { type: RecordType.SnapshotMarker, marker: { index: 99, term: 4 } },
+  { type: RecordType.SnapshotMarker, marker: { index: 99, term: 4, resetsLog: true } },
 ];
 
 test("records round-trip and chain", () => {

@@ -33,9 +33,19 @@ export interface SegmentHeader {
   bootstrap: ConfState;
 }
 
-export interface SnapshotMarker {
+/** A log position: an entry's index and term. */
+export interface LogPosition {
   index: number;
   term: number;
+}
+
+/** A snapshot file exists for this position. */
+export interface SnapshotMarker extends LogPosition {
+  /**
+   * True when the snapshot came from the leader and replaced the log (replay resets the log);
+   * false for the member's own snapshots and for the copy at the start of each segment.
+   */
+  resetsLog: boolean;
 }
 
 export type WalRecord =
@@ -136,7 +146,7 @@ export function payloadSize(rec: WalRecord): number {
     case RecordType.HardState:
       return 16 + 4 + Buffer.byteLength(rec.hardState.vote, "utf8");
     case RecordType.SnapshotMarker:
-      return 16;
+      return 17;
   }
 }
 
@@ -176,6 +186,7 @@ function writePayload(buf: Buffer, off: number, rec: WalRecord): void {
     case RecordType.SnapshotMarker:
       putU64(buf, off, rec.marker.index);
       putU64(buf, off + 8, rec.marker.term);
+      buf[off + 16] = rec.marker.resetsLog ? 1 : 0;
       return;
   }
 }
@@ -247,8 +258,10 @@ function decodePayload(type: number, buf: Buffer, start: number, end: number): W
     case RecordType.SnapshotMarker: {
       const index = r.u64();
       const term = r.u64();
+      const flags = r.u8();
+      if (flags > 1) throw new RangeError(`bad marker flags ${flags}`);
       r.done();
-      return { type, marker: { index, term } };
+      return { type, marker: { index, term, resetsLog: flags === 1 } };
     }
     default:
       throw new RangeError(`unknown record type ${type}`);

@@ -296,7 +296,8 @@ export class Wal {
         header: { seq, prevCrc: this.crc, firstIndex, prevTerm: this.lastTerm, bootstrap: this.bootstrap },
       },
     ];
-    if (this.marker) start.push({ type: RecordType.SnapshotMarker, marker: this.marker });
+    if (this.marker)
+      start.push({ type: RecordType.SnapshotMarker, marker: { ...this.marker, resetsLog: false } });
     const hs = this.hardState;
     if (hs.term !== 0 || hs.vote !== "" || hs.commit !== 0)
       start.push({ type: RecordType.HardState, hardState: hs });
