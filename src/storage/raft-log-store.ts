@@ -126,7 +126,7 @@ export class DurableLogStore extends MemoryBackedStore implements RaftLogStore {
   private gate: Promise<void> | null = null;
   private failure: StorageFailedError | null = null;
   private durableSnapshotIndex: number;
-  private pruneChain: Promise<unknown> = Promise.resolve();
+  private pruneChain: Promise<void> = Promise.resolve();
 
   private constructor(
     log: MemoryLogStorage,
@@ -222,9 +222,16 @@ export class DurableLogStore extends MemoryBackedStore implements RaftLogStore {
     const index = snap.metadata.index;
     this.durableSnapshotIndex = Math.max(this.durableSnapshotIndex, index);
     const keep = Math.max(1, this.opts.snapshotsToKeep ?? 5);
-    const run = this.pruneChain.then(() => pruneSnapshots(this.snapDir, keep, this.durableSnapshotIndex));
-    this.pruneChain = run.catch(() => undefined);
-    return run.then(() => undefined);
+    // Pruning is housekeeping: a failure is reported, not turned into a failed save.
+    const run = this.pruneChain
+      .then(() => pruneSnapshots(this.snapDir, keep, this.durableSnapshotIndex))
+      .then(
+        () => undefined,
+        (err: unknown) =>
+          (this.opts.logger ?? consoleLogger).warn(`snap: pruning old snapshots failed: ${String(err)}`),
+      );
+    this.pruneChain = run;
+    return run;
   }
 
   /**
