@@ -82,6 +82,7 @@ export function decodeSnapshot(buf: Buffer, file: string): Snapshot {
   if (buf.length < HEADER) fail("file too short");
   if (buf.readUInt32LE(0) !== SNAP_MAGIC) fail("bad magic");
   if (buf.readUInt32LE(4) !== SNAP_VERSION) fail(`unsupported version ${buf.readUInt32LE(4)}`);
+  if (buf.readUInt32LE(12) !== 0) fail("nonzero reserved header bytes");
   if (crc32c(buf, 0, HEADER) !== buf.readUInt32LE(8)) fail("checksum mismatch");
   let off = HEADER;
   const need = (n: number): void => {
