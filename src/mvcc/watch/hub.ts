@@ -150,13 +150,21 @@ export class WatchHub {
 
   private onCommit(revision: number, rawEvents: MvccEvent[]): void {
     if (this.closed) return;
-    const events = rawEvents.some((ev) => ev.prevKv !== undefined)
-      ? rawEvents.map((ev) => ({ type: ev.type, kv: ev.kv }))
-      : rawEvents;
     this.headRevision = revision;
     this.fanoutRevision = revision;
     this.withPrevKvCache.clear();
     try {
+      // A source may fill prevKv on live events (MvccStore does): watchers that did not ask get
+      // copies without it, and prev_kv watchers reuse it instead of a lookup.
+      let events = rawEvents;
+      if (rawEvents.some((ev) => ev.prevKv !== undefined)) {
+        events = rawEvents.map((raw) => {
+          if (raw.prevKv === undefined) return raw;
+          const bare = { type: raw.type, kv: raw.kv };
+          this.withPrevKvCache.set(bare, raw);
+          return bare;
+        });
+      }
       if (events.length === 1) this.fanOutOne(revision, events[0]!);
       else this.fanOutMany(revision, events);
     } finally {

@@ -10,6 +10,11 @@ export type MemoryOp = { put: Uint8Array; value: Uint8Array } | { del: Uint8Arra
 
 type Listener = (revision: number, events: MvccEvent[]) => void;
 
+export interface MemoryWatchSourceOptions {
+  /** Fill prevKv on live events when the key existed before, as MvccStore does. */
+  livePrevKv?: boolean;
+}
+
 export class MemoryWatchSource implements WatchSource {
   /** Number of readEvents calls (lets tests see whether the backend was used). */
   readEventsCalls = 0;
@@ -20,6 +25,8 @@ export class MemoryWatchSource implements WatchSource {
   /** Every version of each key, oldest first; deletes are stored as version-0 tombstones. */
   private readonly versions = new Map<string, KeyValue[]>();
   private readonly listeners = new Set<Listener>();
+
+  constructor(private readonly options: MemoryWatchSourceOptions = {}) {}
 
   currentRevision(): number {
     return this.revision;
@@ -91,7 +98,7 @@ export class MemoryWatchSource implements WatchSource {
           value: Uint8Array.from(op.value),
           lease: NO_LEASE,
         };
-        events.push({ type: EventType.PUT, kv });
+        events.push(this.event(EventType.PUT, kv, live));
       } else {
         if (!live) continue;
         kv = {
@@ -102,7 +109,7 @@ export class MemoryWatchSource implements WatchSource {
           value: new Uint8Array(),
           lease: NO_LEASE,
         };
-        events.push({ type: EventType.DELETE, kv });
+        events.push(this.event(EventType.DELETE, kv, live));
       }
       if (prev && prev.modRevision === rev) list[list.length - 1] = kv;
       else list.push(kv);
@@ -113,6 +120,10 @@ export class MemoryWatchSource implements WatchSource {
     this.log.push(events);
     for (const listener of [...this.listeners]) listener(rev, events);
     return rev;
+  }
+
+  private event(type: EventType, kv: KeyValue, prev: KeyValue | undefined): MvccEvent {
+    return this.options.livePrevKv && prev ? { type, kv, prevKv: prev } : { type, kv };
   }
 
   /** Compacts history at `revision` (events <= it can no longer be read). */
