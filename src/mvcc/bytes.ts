@@ -80,3 +80,8 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
 export function copyBytes(b: Uint8Array): Uint8Array {
   return new Uint8Array(b);
 }
+
+/** A plain Uint8Array copy of src[start, end) (Buffer.slice would return a view). */
+export function copyOut(src: Uint8Array, start: number, end: number): Uint8Array {
+  return new Uint8Array(src.subarray(start, end));
+}

@@ -2,7 +2,7 @@
 // change record in `revisions`. Fixed-width big-endian header fields, then key and value bytes.
 // Decoded buffers are copies, so callers may keep or mutate them.
 
-import { readBigI64, readU32, readU64, writeBigU64, writeU32, writeU64 } from "./bytes.js";
+import { copyOut, readBigI64, readU32, readU64, writeBigU64, writeU32, writeU64 } from "./bytes.js";
 import { ChangeKind } from "./schema.js";
 import type { KeyValue } from "./types.js";
 
@@ -26,7 +26,7 @@ export function decodeLatest(key: Uint8Array, row: Uint8Array, keysOnly = false)
     modRevision: readU64(row, 8),
     version: readU64(row, 16),
     lease: readBigI64(row, 24),
-    value: keysOnly ? new Uint8Array(0) : row.slice(LATEST_HEADER),
+    value: keysOnly ? new Uint8Array(0) : copyOut(row, LATEST_HEADER, row.length),
   };
 }
 
@@ -66,12 +66,12 @@ export function decodeChange(rev: number, row: Uint8Array, keysOnly = false): Ch
   return {
     kind: row[0] as ChangeKind,
     kv: {
-      key: row.slice(CHANGE_HEADER, keyEnd),
+      key: copyOut(row, CHANGE_HEADER, keyEnd),
       createRevision: readU64(row, 1),
       modRevision: rev,
       version: readU64(row, 9),
       lease: readBigI64(row, 17),
-      value: keysOnly ? new Uint8Array(0) : row.slice(keyEnd),
+      value: keysOnly ? new Uint8Array(0) : copyOut(row, keyEnd, row.length),
     },
   };
 }

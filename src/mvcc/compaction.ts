@@ -5,6 +5,7 @@
 // newer. Work is proportional to the changes since the previous compaction.
 
 import type { Backend } from "./backend.js";
+import { readU32 } from "./bytes.js";
 import { decodeChange } from "./codec.js";
 import {
   ChangeKind,
@@ -43,7 +44,11 @@ export function compactTables(backend: Backend, previous: number, target: number
         history.del(key);
         revisions.del(revisionKey(row.rev, row.sub));
       }
-      let superseded = c.kind === ChangeKind.DELETE;
+      // A key can change twice in one revision (a Txn's put then delete with range_end "\0"):
+      // the history row then belongs to the later change, and the earlier one is superseded.
+      const ownRow = history.get(historyKey(escaped, c.rev));
+      const owns = ownRow !== undefined && readU32(ownRow, 0) === c.sub;
+      let superseded = c.kind === ChangeKind.DELETE || !owns;
       if (!superseded) {
         for (const _ of history.range(historyKey(escaped, c.rev + 1), historyKey(escaped, target + 1), {
           limit: 1,
@@ -52,7 +57,7 @@ export function compactTables(backend: Backend, previous: number, target: number
         }
       }
       if (superseded) {
-        history.del(historyKey(escaped, c.rev));
+        if (owns) history.del(historyKey(escaped, c.rev));
         revisions.del(revisionKey(c.rev, c.sub));
       }
     }

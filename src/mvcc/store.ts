@@ -23,7 +23,7 @@ import {
 } from "./schema.js";
 import { spanIsEmpty, spanOf } from "./span.js";
 import { checkPutRequest, checkTxnRequestShape, DEFAULT_MAX_TXN_OPS } from "./txn-rules.js";
-import { readBigI64 } from "./bytes.js";
+import { copyOut, readBigI64, writeBigU64 } from "./bytes.js";
 import { RevisionWriter } from "./writer.js";
 import {
   EventType,
@@ -282,21 +282,22 @@ export class MvccStore {
   /** Every (lease, key) attachment, from the on-disk lease index, in lease then key order. */
   *leasedKeys(): Iterable<[LeaseId, Uint8Array]> {
     for (const { key } of this.leaseIndex.range(undefined, undefined)) {
-      yield [readBigI64(key, 0), key.slice(8)];
+      yield [readBigI64(key, 0), copyOut(key, 8, key.length)];
     }
   }
 
   /** The keys attached to one lease (for revoking it). */
   *keysOfLease(lease: LeaseId): Iterable<Uint8Array> {
+    // Keys of this lease are exactly the rows prefixed by its 8 bytes: [id, id + 1).
+    const id = BigInt.asUintN(64, lease);
     const start = new Uint8Array(8);
-    new DataView(start.buffer).setBigUint64(0, BigInt.asUintN(64, lease));
-    const end = new Uint8Array(9);
-    end.set(start);
-    // Keys of this lease are exactly the rows prefixed by its 8 bytes: [prefix, prefix + 1).
-    const next = BigInt.asUintN(64, lease) + 1n;
-    const endKey = next > 0xffff_ffff_ffff_ffffn ? undefined : new Uint8Array(8);
-    if (endKey !== undefined) new DataView(endKey.buffer).setBigUint64(0, next);
-    for (const { key } of this.leaseIndex.range(start, endKey)) yield key.slice(8);
+    writeBigU64(start, 0, id);
+    let end: Uint8Array | undefined;
+    if (id < 0xffff_ffff_ffff_ffffn) {
+      end = new Uint8Array(8);
+      writeBigU64(end, 0, id + 1n);
+    }
+    for (const { key } of this.leaseIndex.range(start, end)) yield copyOut(key, 8, key.length);
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,122 @@
+// Contract tests of the Backend port, run against LMDB and the in-memory twin alike.
+
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import type { Backend } from "./backend.js";
+import { BACKEND_KINDS, dec, enc, type TestBackend } from "./test-backends.js";
+
+for (const kind of BACKEND_KINDS) {
+  describe(`Backend contract: ${kind.name}`, () => {
+    let t: TestBackend;
+    let b: Backend;
+    before(async () => {
+      t = await kind.create();
+      b = t.backend;
+      b.writeTxn(() => {
+        const tbl = b.table("t");
+        for (const k of ["a", "b", "ba", "c", "d\u0000", "d"]) tbl.put(enc(k), enc(`v-${k}`));
+      });
+    });
+    after(() => t.cleanup());
+
+    const keys = (rows: Iterable<{ key: Uint8Array }>): string[] => Array.from(rows, (r) => dec(r.key));
+
+    test("get returns stored values and undefined for missing keys", () => {
+      const tbl = b.table("t");
+      assert.equal(dec(tbl.get(enc("ba"))!), "v-ba");
+      assert.equal(tbl.get(enc("zz")), undefined);
+      assert.equal(b.table("other").get(enc("a")), undefined);
+    });
+
+    test("range is [start, end) in bytewise order, forward and reverse, with limit", () => {
+      const tbl = b.table("t");
+      assert.deepEqual(keys(tbl.range(undefined, undefined)), ["a", "b", "ba", "c", "d", "d\u0000"]);
+      assert.deepEqual(keys(tbl.range(enc("b"), enc("c"))), ["b", "ba"]);
+      assert.deepEqual(keys(tbl.range(enc("b"), enc("c"), { reverse: true })), ["ba", "b"]);
+      assert.deepEqual(keys(tbl.range(enc("b"), undefined, { reverse: true })), [
+        "d\u0000",
+        "d",
+        "c",
+        "ba",
+        "b",
+      ]);
+      assert.deepEqual(keys(tbl.range(undefined, enc("b"), { reverse: true })), ["a"]);
+      assert.deepEqual(keys(tbl.range(enc("a"), undefined, { limit: 2 })), ["a", "b"]);
+      assert.deepEqual(keys(tbl.range(enc("a"), undefined, { reverse: true, limit: 2 })), ["d\u0000", "d"]);
+      assert.deepEqual(keys(tbl.range(enc("c"), enc("b"))), []);
+      assert.deepEqual(keys(tbl.range(enc("bb"), enc("bc"))), []);
+    });
+
+    test("a throwing write transaction leaves no trace, nested calls included", () => {
+      const tbl = b.table("t");
+      assert.throws(
+        () =>
+          b.writeTxn(() => {
+            tbl.put(enc("x"), enc("1"));
+            tbl.put(enc("a"), enc("changed"));
+            tbl.del(enc("b"));
+            b.writeTxn(() => tbl.put(enc("y"), enc("2")));
+            throw new Error("boom");
+          }),
+        /boom/,
+      );
+      assert.equal(tbl.get(enc("x")), undefined);
+      assert.equal(tbl.get(enc("y")), undefined);
+      assert.equal(dec(tbl.get(enc("a"))!), "v-a");
+      assert.equal(dec(tbl.get(enc("b"))!), "v-b");
+    });
+
+    test("reads inside a transaction see its writes; afterCommit runs after the outer commit only", () => {
+      const tbl = b.table("t2");
+      const log: string[] = [];
+      const result = b.writeTxn(() => {
+        tbl.put(enc("k"), enc("v"));
+        assert.equal(dec(tbl.get(enc("k"))!), "v");
+        assert.deepEqual(keys(tbl.range(undefined, undefined)), ["k"]);
+        b.writeTxn(() => b.afterCommit(() => log.push("inner")));
+        b.afterCommit(() => log.push("outer"));
+        assert.deepEqual(log, []);
+        return 42;
+      });
+      assert.equal(result, 42);
+      assert.deepEqual(log, ["inner", "outer"]);
+      assert.throws(() =>
+        b.writeTxn(() => {
+          b.afterCommit(() => log.push("aborted"));
+          throw new Error("no");
+        }),
+      );
+      assert.deepEqual(log, ["inner", "outer"]);
+      b.afterCommit(() => log.push("now"));
+      assert.deepEqual(log, ["inner", "outer", "now"]);
+    });
+
+    test("writes during a forward scan do not break the scan", () => {
+      const tbl = b.table("t3");
+      b.writeTxn(() => {
+        for (let i = 0; i < 10; i++) tbl.put(enc(`k${i}`), enc("v"));
+      });
+      const seen: string[] = [];
+      b.writeTxn(() => {
+        for (const row of [...tbl.range(undefined, undefined)]) {
+          seen.push(dec(row.key));
+          tbl.del(row.key);
+        }
+      });
+      assert.equal(seen.length, 10);
+      assert.deepEqual(keys(tbl.range(undefined, undefined)), []);
+    });
+
+    test("data survives close and reopen; sizeBytes grows with data", async () => {
+      const before = b.sizeBytes();
+      b.writeTxn(() => {
+        const tbl = b.table("big");
+        for (let i = 0; i < 200; i++) tbl.put(enc(`key-${i}`), new Uint8Array(1000));
+      });
+      assert.ok(b.sizeBytes() > before, `${b.sizeBytes()} > ${before}`);
+      b = await t.reopen();
+      assert.equal(dec(b.table("t").get(enc("c"))!), "v-c");
+      assert.equal(Array.from(b.table("big").range(undefined, undefined)).length, 200);
+    });
+  });
+}
