@@ -1,0 +1,137 @@
+// The watch layer on the real MvccStore (MemoryBackend): the store satisfies WatchSource, and live,
+// historical (catch-up through readEvents) and slow-sink watchers all see the same events with
+// the same prev_kv; compaction cancels as specified. Replay with KVORUM_SEED=<seed printed below>.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { MemoryBackend } from "../memory-backend.js";
+import { MvccStore } from "../store.js";
+import { EventType, type MvccEvent, type RequestOp } from "../types.js";
+import { WatchHub } from "./hub.js";
+import { ManualScheduler } from "./manual-scheduler.js";
+import type { WatchSource } from "./source.js";
+import { RecordingSink, dec, enc } from "./test-support.js";
+
+const seed = process.env.KVORUM_SEED !== undefined ? Number(process.env.KVORUM_SEED) : Date.now() % 2 ** 31;
+
+function setup() {
+  const store = MvccStore.open(new MemoryBackend());
+  const source: WatchSource = store; // compile-time check: MvccStore structurally satisfies WatchSource
+  const scheduler = new ManualScheduler();
+  const hub = new WatchHub(source, { scheduler, catchUpMaxEvents: 3 });
+  return { store, scheduler, hub };
+}
+
+const line = (e: MvccEvent): string =>
+  `${e.type === EventType.PUT ? "PUT" : "DEL"} ${dec(e.kv.key)}=${dec(e.kv.value)}@${e.kv.modRevision}` +
+  (e.prevKv ? ` prev=${dec(e.prevKv.value)}@${e.prevKv.modRevision}` : "");
+
+function lines(sink: RecordingSink): string[] {
+  return sink.responses.flatMap((r) => r.events.map(line));
+}
+
+test("live watchers on the real store: puts, deletes and txns with prev_kv", () => {
+  const { store, hub } = setup();
+  const sink = new RecordingSink();
+  hub.openStream(sink).createWatch({ key: enc("a/"), rangeEnd: enc("a0"), prevKv: true });
+  store.put({ key: enc("a/1"), value: enc("x") });
+  store.put({ key: enc("a/1"), value: enc("y") });
+  store.put({ key: enc("b"), value: enc("z") });
+  store.txn({
+    compare: [],
+    success: [
+      { requestPut: { key: enc("a/2"), value: enc("w") } },
+      { requestDeleteRange: { key: enc("a/1") } },
+    ],
+    failure: [],
+  });
+  assert.deepEqual(lines(sink), [
+    "PUT a/1=x@2",
+    "PUT a/1=y@3 prev=x@2",
+    "PUT a/2=w@5",
+    "DEL a/1=@5 prev=y@3",
+  ]);
+  assert.equal(sink.responses.at(-1)!.events.length, 2); // the txn's revision in one response
+});
+
+test("compaction on the real store cancels an old start and a blocked watcher", () => {
+  const { store, scheduler, hub } = setup();
+  const slow = new RecordingSink();
+  const slowStream = hub.openStream(slow);
+  const slowId = slowStream.createWatch({ key: enc("k") });
+  slow.full = true;
+  for (let i = 0; i < 4; i++) store.put({ key: enc("k"), value: enc(`${i}`) });
+  store.compact(4);
+  const late = new RecordingSink();
+  hub.openStream(late).createWatch({ key: enc("k"), startRevision: 3 });
+  assert.deepEqual(
+    late.responses.map((r) => [r.created, r.canceled, r.compactRevision]),
+    [
+      [true, false, 0],
+      [false, true, 4],
+    ],
+  );
+  slow.full = false;
+  slowStream.resume();
+  scheduler.runAll();
+  const last = slow.responses.at(-1)!;
+  assert.deepEqual([last.watchId, last.canceled, last.compactRevision], [slowId, true, 4]);
+});
+
+type Op = { put: number; value: number } | { del: number } | { txn: number[] };
+const KEYS = ["p/a", "p/b", "p/c", "q"];
+
+function apply(store: MvccStore, op: Op): void {
+  if ("put" in op) store.put({ key: enc(KEYS[op.put]!), value: enc(`v${op.value}`) });
+  else if ("del" in op) store.deleteRange({ key: enc(KEYS[op.del]!) });
+  else {
+    const success: RequestOp[] = op.txn.map((k, i) =>
+      i % 2 === 0
+        ? { requestPut: { key: enc(KEYS[k]!), value: enc(`t${i}`) } }
+        : { requestDeleteRange: { key: enc(KEYS[k]!) } },
+    );
+    store.txn({ compare: [], success, failure: [] });
+  }
+}
+
+test(`live, historical and slow watchers agree on the real store (seed ${seed})`, () => {
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    fc.record({ put: fc.nat(KEYS.length - 1), value: fc.nat(9) }),
+    fc.record({ del: fc.nat(KEYS.length - 1) }),
+    fc.record({ txn: fc.uniqueArray(fc.nat(KEYS.length - 1), { minLength: 1, maxLength: 3 }) }),
+  );
+  fc.assert(
+    fc.property(
+      fc.array(op, { maxLength: 40 }),
+      fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }),
+      (ops, refuse) => {
+        const { store, scheduler, hub } = setup();
+        const watch = { key: enc("p/"), rangeEnd: enc("p0"), prevKv: true };
+        const live = new RecordingSink();
+        hub.openStream(live).createWatch(watch);
+        const slow = new RecordingSink();
+        let sent = 0;
+        const slowSink = {
+          send: (r: Parameters<RecordingSink["send"]>[0]) => slow.send(r) && !refuse[sent++ % refuse.length],
+        };
+        const slowStream = hub.openStream(slowSink);
+        slowStream.createWatch(watch);
+        ops.forEach((o, i) => {
+          apply(store, o);
+          if (i % 3 === 0) slowStream.resume();
+          if (i % 4 === 0) scheduler.runOnce();
+        });
+        const historical = new RecordingSink();
+        hub.openStream(historical).createWatch({ ...watch, startRevision: 1 });
+        refuse.fill(false);
+        slowStream.resume();
+        scheduler.runAll();
+        const expected = lines(live);
+        assert.deepEqual(lines(slow), expected);
+        assert.deepEqual(lines(historical), expected);
+        hub.close();
+      },
+    ),
+    { seed, numRuns: 60 },
+  );
+});
