@@ -13,6 +13,22 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** Write all of buf[start, end) at `position`, looping over short writes. */
+export async function writeFully(
+  fh: FileHandle,
+  buf: Uint8Array,
+  position: number,
+  start = 0,
+  end = buf.length,
+): Promise<void> {
+  while (start < end) {
+    const { bytesWritten } = await fh.write(buf, start, end - start, position);
+    if (bytesWritten <= 0) throw new Error(`short write at offset ${position}`);
+    start += bytesWritten;
+    position += bytesWritten;
+  }
+}
+
 const ZERO_CHUNK = Buffer.alloc(1024 * 1024);
 
 /**
@@ -22,8 +38,7 @@ const ZERO_CHUNK = Buffer.alloc(1024 * 1024);
  */
 export async function zeroFill(fh: FileHandle, size: number): Promise<void> {
   for (let pos = 0; pos < size; pos += ZERO_CHUNK.length) {
-    const n = Math.min(ZERO_CHUNK.length, size - pos);
-    await fh.write(ZERO_CHUNK, 0, n, pos);
+    await writeFully(fh, ZERO_CHUNK, pos, 0, Math.min(ZERO_CHUNK.length, size - pos));
   }
   await fh.sync();
 }
@@ -31,8 +46,7 @@ export async function zeroFill(fh: FileHandle, size: number): Promise<void> {
 /** Zero bytes [start, end) of an open file (used to wipe a torn tail) without syncing. */
 export async function zeroRange(fh: FileHandle, start: number, end: number): Promise<void> {
   for (let pos = start; pos < end; pos += ZERO_CHUNK.length) {
-    const n = Math.min(ZERO_CHUNK.length, end - pos);
-    await fh.write(ZERO_CHUNK, 0, n, pos);
+    await writeFully(fh, ZERO_CHUNK, pos, 0, Math.min(ZERO_CHUNK.length, end - pos));
   }
 }
 

@@ -6,7 +6,7 @@ import { open, readdir, readFile, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { crc32c } from "./crc32c.js";
 import { SnapshotCorruptionError } from "./errors.js";
-import { fsyncDir, hex16 } from "./fs-util.js";
+import { fsyncDir, hex16, writeFully } from "./fs-util.js";
 import type { Snapshot } from "../raft/types.js";
 
 const SNAP_MAGIC = 0x4b56534e; // "KVSN"
@@ -130,7 +130,7 @@ export async function writeSnapshotFile(dir: string, snap: Snapshot): Promise<st
   const fh = await open(tmp, "w");
   try {
     const bytes = encodeSnapshot(snap);
-    await fh.write(bytes, 0, bytes.length, 0);
+    await writeFully(fh, bytes, 0);
     await fh.sync();
   } finally {
     await fh.close();

@@ -8,7 +8,7 @@
 import { open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { StorageFailedError } from "./errors.js";
-import { fsyncDir, zeroFill } from "./fs-util.js";
+import { fsyncDir, writeFully, zeroFill } from "./fs-util.js";
 import { MAX_WRITE_BYTES, segmentFileName, type SegmentFile } from "./wal-scan.js";
 import { encodeRecords, recordSize, RecordType, type SnapshotMarker, type WalRecord } from "./wal-record.js";
 import type { ConfState, HardState } from "../raft/types.js";
@@ -245,7 +245,7 @@ export class Wal {
     const path = this.cur.file.path;
     this.op = `write to ${path}`;
     this.faults.beforeWrite?.(path, bytes.length);
-    await this.cur.fh.write(bytes, 0, bytes.length, this.cur.offset);
+    await writeFully(this.cur.fh, bytes, this.cur.offset);
     this.op = `fdatasync of ${path}`;
     this.faults.beforeSync?.(path);
     await this.cur.fh.datasync();
@@ -306,7 +306,7 @@ export class Wal {
     const path = join(this.dir, name);
     this.op = `creation of ${path}`;
     this.faults.beforeWrite?.(path, bytes.length);
-    await fh.write(bytes, 0, bytes.length, 0);
+    await writeFully(fh, bytes, 0);
     this.faults.beforeSync?.(path);
     await fh.datasync();
     await rename(join(this.dir, NEXT_TMP), path);
