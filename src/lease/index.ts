@@ -24,4 +24,11 @@ export {
   type RestoreSummary,
 } from "./lessor.js";
 export type { LeaseRegistry } from "./registry.js";
-export { revokeLease, type RevocableStore, type RevokeOutcome, type WriteTxnRunner } from "./revoke.js";
+export { grantLease } from "./grant.js";
+export {
+  applyLeaseEntry,
+  revokeLease,
+  type LeaseApplyStore,
+  type RevokeOutcome,
+  type WriteTxnRunner,
+} from "./revoke.js";

@@ -110,10 +110,12 @@ describe("revoke", () => {
 });
 
 describe("attach / detach", () => {
-  test("attach to an unknown lease throws not found; detach from one is a no-op", () => {
+  test("attach to or detach from an unknown lease is ignored (the store calls after commit)", () => {
     const { lessor } = manualLessor();
-    assert.throws(() => lessor.attach(3n, k("x")), NOT_FOUND);
+    lessor.attach(3n, k("x"));
     lessor.detach(3n, k("x"));
+    assert.equal(lessor.exists(3n), false);
+    assert.throws(() => lessor.keys(3n), NOT_FOUND);
   });
 
   test("a key is attached once; detach removes it; keys() of unknown throws", () => {

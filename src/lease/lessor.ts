@@ -195,14 +195,18 @@ export class Lessor implements LeaseRegistry {
     return this.leasesById.has(id);
   }
 
-  /** Records that `key` now carries lease `id`. Throws Errors.leaseNotFound for an unknown lease. */
+  /**
+   * Records that `key` now carries lease `id`. The store calls this after the write committed,
+   * having checked exists() before writing; the lease can only be gone since if a revocation later
+   * in the same batch took it (and deleted the key), so an unknown lease is ignored.
+   */
   attach(id: LeaseId, key: Uint8Array): void {
-    this.mustGet(id).keys.add(key);
+    this.leasesById.get(id)?.keys.add(key);
   }
 
   /**
-   * Records that `key` no longer carries lease `id`. A no-op for an unknown lease (etcd returns an
-   * error that its MVCC store only logs): a key write must never fail because of it.
+   * Records that `key` no longer carries lease `id` (after commit). A no-op for an unknown lease:
+   * revocation forgets the lease before the store reports the key deletions.
    */
   detach(id: LeaseId, key: Uint8Array): void {
     this.leasesById.get(id)?.keys.delete(key);

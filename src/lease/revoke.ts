@@ -1,14 +1,19 @@
 // Applying a lease revocation (a LeaseRevoke request, or the leader's proposal after expiry): delete
-// every attached key in ONE revision, then forget the lease, inside one backend write transaction so
-// a crash leaves either all of it or none of it. Keys are deleted in byte order (as etcd does) so
-// every member produces the same backend contents.
+// every attached key in ONE revision, then forget the lease, inside one backend write transaction
+// that also records the raft index, so a crash leaves either all of it or none of it. The keys come
+// from the store's on-disk lease index (it sees earlier writes of the same transaction, which the
+// lessor's in-memory view only learns after commit), in byte order as etcd deletes them.
 
+import { EtcdError } from "../mvcc/errors.js";
 import type { LeaseId, TxnRequest, TxnResponse } from "../mvcc/types.js";
 import type { Lessor } from "./lessor.js";
 
-/** What revocation needs from the MVCC store (structural: MvccStore satisfies it). */
-export interface RevocableStore {
+/** What lease application needs from the MVCC store (structural: MvccStore satisfies it). */
+export interface LeaseApplyStore {
   txn(req: TxnRequest, raftIndex?: number): TxnResponse;
+  keysOfLease(id: LeaseId): Iterable<Uint8Array>;
+  appliedIndex(): number;
+  setAppliedIndex(raftIndex: number): void;
 }
 
 /** The backend's transaction runner (a nested writeTxn joins the outer one). */
@@ -19,40 +24,77 @@ export interface WriteTxnRunner {
 export interface RevokeOutcome {
   /** The keys deleted, in byte order (empty when the lease had none). */
   deleted: Uint8Array[];
-  /** The revision of the deletion; undefined when there was nothing to delete (no new revision). */
+  /** The revision of the deletion; undefined when nothing was deleted (no new revision). */
   revision: number | undefined;
+  /** True when raftIndex was already applied: nothing was done. */
+  skipped: boolean;
+}
+
+type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/**
+ * Runs `apply` in one write transaction with the raft index, unless `raftIndex` is already applied.
+ * If `apply` rejects the request with an etcd error (raised before it writes anything), the raft
+ * index is still recorded (the entry was applied; its answer is the error) and the error rethrown.
+ * Any other error aborts the whole transaction. Shared by lease grant and revoke.
+ */
+export function applyLeaseEntry<T>(
+  backend: WriteTxnRunner,
+  store: Pick<LeaseApplyStore, "appliedIndex" | "setAppliedIndex">,
+  raftIndex: number | undefined,
+  skipped: () => T,
+  apply: () => T,
+): T {
+  const outcome = backend.writeTxn((): Outcome<T> => {
+    if (raftIndex !== undefined && raftIndex <= store.appliedIndex()) return { ok: true, value: skipped() };
+    let result: Outcome<T>;
+    try {
+      result = { ok: true, value: apply() };
+    } catch (error) {
+      if (!(error instanceof EtcdError)) throw error;
+      result = { ok: false, error };
+    }
+    if (raftIndex !== undefined) store.setAppliedIndex(raftIndex);
+    return result;
+  });
+  if (!outcome.ok) throw outcome.error;
+  return outcome.value;
 }
 
 /**
  * Revokes lease `id`: one Txn with one DeleteRange per attached key and no compares (a single new
  * revision, one DELETE event per key), then removal of the lease and its record. Throws
- * Errors.leaseNotFound for an unknown lease, changing nothing.
+ * Errors.leaseNotFound for an unknown lease (recording the raft index, changing nothing else).
+ *
+ * The store must accept a Txn as large as the lease's key set: open the applying MvccStore with a
+ * maxTxnOps above any lease's key count and enforce etcd's 128 at the API, as etcd does.
  */
 export function revokeLease(
   backend: WriteTxnRunner,
-  store: RevocableStore,
+  store: LeaseApplyStore,
   lessor: Lessor,
   id: LeaseId,
   raftIndex?: number,
 ): RevokeOutcome {
-  return backend.writeTxn(() => {
-    const keys = lessor.keys(id);
-    let revision: number | undefined;
-    if (keys.length > 0) {
-      const req: TxnRequest = {
-        compare: [],
-        success: keys.map((key) => ({ requestDeleteRange: { key } })),
-        failure: [],
-      };
-      try {
-        revision = store.txn(req, raftIndex).header.revision;
-      } catch (e) {
-        // The backend rolls back; undo any detach the store made before failing, too.
-        for (const key of keys) lessor.attach(id, key);
-        throw e;
+  return applyLeaseEntry<RevokeOutcome>(
+    backend,
+    store,
+    raftIndex,
+    () => ({ deleted: [], revision: undefined, skipped: true }),
+    () => {
+      lessor.keys(id); // throws leaseNotFound for an unknown lease
+      const keys = [...store.keysOfLease(id)];
+      let revision: number | undefined;
+      if (keys.length > 0) {
+        const req: TxnRequest = {
+          compare: [],
+          success: keys.map((key) => ({ requestDeleteRange: { key } })),
+          failure: [],
+        };
+        revision = store.txn(req).header.revision;
       }
-    }
-    lessor.revoke(id);
-    return { deleted: keys, revision };
-  });
+      lessor.revoke(id);
+      return { deleted: keys, revision, skipped: false };
+    },
+  );
 }
