@@ -28,6 +28,7 @@ type SimEvent =
   | { kind: "deliver"; msg: Message; fromInc: number; toInc: number }
   | { kind: "disk"; id: NodeId; generation: number }
   | { kind: "snap-status"; id: NodeId; generation: number; to: NodeId; ok: boolean }
+  | { kind: "unreachable"; id: NodeId; generation: number; to: NodeId }
   | { kind: "action"; name: string; run: () => void };
 
 export interface ClusterOptions {
@@ -97,13 +98,27 @@ export class Cluster implements MemberHost {
   // ---- MemberHost ----------------------------------------------------------------------------
 
   send(from: Member, messages: readonly Message[]): void {
-    for (const msg of messages) {
-      const to = this.members.get(msg.to);
-      const delays = to === undefined || to.removed || from.removed ? [] : this.network.plan(msg);
+    for (const sent of messages) {
+      const to = this.members.get(sent.to);
+      const { msg, delays } =
+        to === undefined || to.removed || from.removed ? { msg: sent, delays: [] } : this.network.plan(sent);
       if (this.tracing)
         this.trace(
           `send ${describeMessage(msg)}${delays.length === 0 ? " (lost)" : delays.length > 1 ? " (dup)" : ""}`,
         );
+      if (
+        to !== undefined &&
+        !to.removed &&
+        (to.node === undefined || this.network.isBlocked(msg.from, msg.to))
+      ) {
+        // Like a real transport whose connection is down: tell raft the peer is unreachable.
+        this.queue.push(this.now + 1, {
+          kind: "unreachable",
+          id: from.id,
+          generation: from.generation,
+          to: msg.to,
+        });
+      }
       for (const d of delays) {
         this.queue.push(this.now + d, {
           kind: "deliver",
@@ -197,7 +212,13 @@ export class Cluster implements MemberHost {
         if (to?.node === undefined || to.removed || to.incarnation !== ev.toInc) return;
         if (from === undefined || from.incarnation !== ev.fromInc) return;
         if (this.tracing) this.trace(`recv ${describeMessage(msg)}`);
-        to.node.step(msg);
+        try {
+          to.node.step(msg);
+        } catch (err) {
+          // A forwarded proposal that the receiver cannot take is dropped, as in a real server.
+          if (!(err instanceof ProposalDroppedError)) throw err;
+          this.trace(`${to.id} dropped a forwarded proposal: ${err.message}`);
+        }
         to.drive();
         return;
       }
@@ -211,6 +232,13 @@ export class Cluster implements MemberHost {
         const m = this.members.get(ev.id);
         if (m?.node === undefined || m.generation !== ev.generation) return;
         m.node.reportSnapshot(ev.to, ev.ok);
+        m.drive();
+        return;
+      }
+      case "unreachable": {
+        const m = this.members.get(ev.id);
+        if (m?.node === undefined || m.generation !== ev.generation) return;
+        m.node.reportUnreachable(ev.to);
         m.drive();
         return;
       }
@@ -240,7 +268,10 @@ export class Cluster implements MemberHost {
   runUntil(pred: () => boolean, ms: number): boolean {
     const end = this.now + ms;
     while (!pred()) {
-      if ((this.queue.peekTime() ?? Infinity) > end) return false;
+      if ((this.queue.peekTime() ?? Infinity) > end) {
+        this.now = Math.max(this.now, end);
+        return false;
+      }
       this.step();
     }
     return true;

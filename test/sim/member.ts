@@ -170,7 +170,12 @@ export class Member {
 
   /** Process Readys until there is nothing to do or the disk is busy. */
   drive(): void {
-    while (this.node !== undefined && this.pending === undefined && this.node.hasReady()) {
+    for (
+      let rounds = 0;
+      this.node !== undefined && this.pending === undefined && this.node.hasReady();
+      rounds++
+    ) {
+      if (rounds > 10_000) throw new Error(`sim: ${this.id} keeps reporting hasReady() without progress`);
       const node = this.node;
       const rd = node.ready();
       const st = node.status();

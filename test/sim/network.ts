@@ -17,8 +17,8 @@ export interface NetworkConditions {
 
 export const CALM: NetworkConditions = { loss: 0, duplicate: 0, minDelay: 1, maxDelay: 3 };
 
-/** Return false to drop the message (scripted scenarios). */
-export type MessageFilter = (m: Message) => boolean;
+/** Scripted scenarios: return false to drop the message, true to pass it, or a replacement. */
+export type MessageFilter = (m: Message) => boolean | Message;
 
 export class Network {
   conditions: NetworkConditions = { ...CALM };
@@ -70,14 +70,20 @@ export class Network {
    * Decide the fate of one message: the delays after which copies arrive (empty = lost). Random
    * draws happen in a fixed order so that runs stay reproducible.
    */
-  plan(m: Message): number[] {
-    if (this.isBlocked(m.from, m.to)) return [];
-    if (this.filter && !this.filter(m)) return [];
+  plan(m: Message): { msg: Message; delays: number[] } {
+    const lost = { msg: m, delays: [] };
+    if (this.isBlocked(m.from, m.to)) return lost;
+    let msg = m;
+    if (this.filter !== undefined) {
+      const verdict = this.filter(m);
+      if (verdict === false) return lost;
+      if (verdict !== true) msg = verdict;
+    }
     const c = this.conditions;
-    if (c.loss > 0 && this.rng.chance(c.loss)) return [];
+    if (c.loss > 0 && this.rng.chance(c.loss)) return lost;
     const delays = [this.rng.range(c.minDelay, c.maxDelay)];
     if (c.duplicate > 0 && this.rng.chance(c.duplicate)) delays.push(this.rng.range(c.minDelay, c.maxDelay));
-    return delays;
+    return { msg, delays };
   }
 }
 

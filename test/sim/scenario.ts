@@ -87,12 +87,18 @@ class Chaos {
     this.stopped = true;
   }
 
+  /** Start the two random streams: client workload (frequent) and faults (rarer). */
   schedule(): void {
+    this.loop("workload", 2, 15, () => this.workload());
+    this.loop("fault", 20, 120, () => this.fault());
+  }
+
+  private loop(name: string, minMs: number, maxMs: number, act: () => void): void {
     if (this.stopped) return;
-    this.cluster.at(this.cluster.now + this.rng.range(1, 12), "chaos", () => {
+    this.cluster.at(this.cluster.now + this.rng.range(minMs, maxMs), name, () => {
       if (this.stopped) return;
-      this.act();
-      this.schedule();
+      act();
+      this.loop(name, minMs, maxMs, act);
     });
   }
 
@@ -103,43 +109,51 @@ class Chaos {
       .map((m) => m.id);
   }
 
-  private act(): void {
+  private workload(): void {
+    const up = this.upIds();
+    if (up.length === 0) return;
+    if (this.rng.chance(0.65)) this.cluster.propose(this.rng.pick(up), this.rng.pick(KEYS));
+    else this.cluster.read(this.rng.pick(up), this.rng.pick(KEYS));
+  }
+
+  private fault(): void {
     const c = this.cluster;
     const rng = this.rng;
-    const r = rng.int(1000);
+    const r = rng.int(100);
     const active = c.activeMembers().map((m) => m.id);
     const up = this.upIds();
-    if (r < 450) {
-      if (up.length > 0) c.propose(rng.pick(up), rng.pick(KEYS));
-    } else if (r < 650) {
-      if (up.length > 0) c.read(rng.pick(up), rng.pick(KEYS));
-    } else if (r < 690) {
-      // Crash a member (at most a minority of members down at a time, to keep the run moving).
+    if (r < 12) {
+      // Crash a member (at most half of the members down at a time, to keep the run moving).
       const down = active.length - up.length;
-      if (up.length > 0 && down < Math.floor((active.length - 1) / 2) + 1) c.crash(rng.pick(up));
-    } else if (r < 740) {
+      if (up.length > 0 && down < Math.ceil(active.length / 2)) c.crash(rng.pick(up));
+    } else if (r < 26) {
       const down = c.activeMembers().filter((m) => !m.up);
       if (down.length > 0) c.restart(rng.pick(down).id);
-    } else if (r < 770) {
+    } else if (r < 36) {
       // Symmetric partition: a random split.
       c.network.healPartitions();
       const shuffled = rng.shuffle(active);
       const cut = rng.range(1, Math.max(1, shuffled.length - 1));
       c.network.partition(shuffled.slice(0, cut), shuffled.slice(cut));
       c.trace(`partition [${shuffled.slice(0, cut).join(",")}] | [${shuffled.slice(cut).join(",")}]`);
-    } else if (r < 790) {
-      // One-way partition: a single directed link or a member that cannot hear anyone.
+    } else if (r < 42) {
+      // One-way partition: a member that can send but not receive, or one directed link.
       const a = rng.pick(active);
-      const b = rng.pick(active);
-      if (a !== b) {
-        c.network.block(a, b);
-        c.trace(`block ${a} -> ${b}`);
+      if (rng.chance(0.5)) {
+        for (const b of active) if (b !== a) c.network.block(b, a);
+        c.trace(`block everyone -> ${a}`);
+      } else {
+        const b = rng.pick(active);
+        if (a !== b) {
+          c.network.block(a, b);
+          c.trace(`block ${a} -> ${b}`);
+        }
       }
-    } else if (r < 830) {
+    } else if (r < 56) {
       c.network.healPartitions();
       c.trace("heal partitions");
-    } else if (r < 860) {
-      const bad = rng.chance(0.5);
+    } else if (r < 66) {
+      const bad = rng.chance(0.6);
       c.network.conditions = bad
         ? {
             loss: rng.pick([0, 0.05, 0.2]),
@@ -149,17 +163,17 @@ class Chaos {
           }
         : { ...CALM };
       c.trace(`network ${JSON.stringify(c.network.conditions)}`);
-    } else if (r < 890) {
+    } else if (r < 74) {
       const m = rng.pick(c.activeMembers());
-      m.diskDelay = rng.chance(0.5) ? [1, rng.pick([5, 20, 50])] : [0, 0];
+      m.diskDelay = rng.chance(0.6) ? [1, rng.pick([5, 20, 50])] : [0, 0];
       c.trace(`disk of ${m.id} takes ${m.diskDelay[0]}..${m.diskDelay[1]} ms`);
-    } else if (r < 930) {
+    } else if (r < 88) {
       this.membershipChange();
-    } else if (r < 960) {
+    } else if (r < 96) {
       const lead = c.leader();
       const voters = c.config.voters.filter((v) => v !== lead?.id);
       if (lead !== undefined && voters.length > 0) c.transferLeadership(lead.id, rng.pick(voters));
-    } else if (r < 975) {
+    } else {
       if (up.length > 0) c.campaign(rng.pick(up));
     }
   }
