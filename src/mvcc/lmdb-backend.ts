@@ -9,9 +9,9 @@ import type { Backend, BackendEntry, BackendRangeOptions, BackendTable } from ".
 export interface LmdbBackendOptions {
   /**
    * "sync" (default): every write transaction is flushed to disk before writeTxn returns.
-   * "lazy": commits reach the OS page cache only and are flushed by the OS (or by sync());
-   * a process crash loses nothing, a power loss may lose the latest commits (the raft WAL
-   * replays them, see the ADR) but never corrupts the file.
+   * "lazy": commits reach the OS page cache only and are flushed by the OS (or by sync()).
+   * A process crash loses nothing; an OS crash or power loss can lose recent commits and may
+   * corrupt the file (LMDB MDB_NOSYNC). For tests, benchmarks and throwaway members only.
    */
   durability?: "sync" | "lazy";
 }
@@ -118,10 +118,8 @@ export function openLmdbBackend(dir: string, opts: LmdbBackendOptions = {}): Bac
   const env = open({
     path: dir,
     maxDbs: 16,
-    noSync: lazy,
-    // "lazy" keeps LMDB's ordering of data-then-meta writes by leaving syncing to the OS only
-    // for the meta page, so the file is never torn: see the ADR.
-    ...(lazy ? { noMetaSync: true } : {}),
+    // "lazy": no fsync at commit, and plain (not overlapping) commits, which noSync makes cheap.
+    ...(lazy ? { noSync: true, overlappingSync: false } : {}),
   });
   return new LmdbBackend(env);
 }
