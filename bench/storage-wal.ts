@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
 import { zeroFill } from "../src/storage/fs-util.js";
+import { DurableLogStore, storagePaths } from "../src/storage/raft-log-store.js";
 import { Wal } from "../src/storage/wal.js";
 import { RecordType, recordSize, type WalRecord } from "../src/storage/wal-record.js";
 import { EntryType } from "../src/raft/types.js";
@@ -18,8 +19,14 @@ const opts = new Command()
   .option("--writers <list>", "comma-separated writer counts", "1,16,256")
   .option("--entry-bytes <n>", "entry payload size", Number, 256)
   .option("--dir <dir>", "directory on the disk to measure (default: the OS temp dir)")
+  .option(
+    "--recovery-entries <n>",
+    "entries to write for the recovery measurement (0: skip)",
+    Number,
+    200_000,
+  )
   .parse(process.argv)
-  .opts<{ seconds: number; writers: string; entryBytes: number; dir?: string }>();
+  .opts<{ seconds: number; writers: string; entryBytes: number; dir?: string; recoveryEntries: number }>();
 
 const base = await mkdtemp(join(opts.dir ?? tmpdir(), "kvorum-bench-wal-"));
 
@@ -87,6 +94,31 @@ async function walRate(writers: number, seconds: number): Promise<WalResult> {
   };
 }
 
+/** Time DurableLogStore.open (scan, checksum, replay) over a WAL of `count` entries. */
+async function recoveryRate(count: number): Promise<{ seconds: number; mb: number }> {
+  const dataDir = join(base, "recovery");
+  const { walDir } = storagePaths(dataDir);
+  await mkdir(walDir, { recursive: true });
+  const wal = await Wal.create(walDir, { voters: ["n1"], learners: [] });
+  const data = new Uint8Array(opts.entryBytes).fill(0x5a);
+  let mb = 0;
+  for (let i = 1; i <= count; i += 1000) {
+    const batch: WalRecord[] = [];
+    for (let j = i; j < Math.min(i + 1000, count + 1); j++) {
+      batch.push({ type: RecordType.Entry, entry: { index: j, term: 1, type: EntryType.Normal, data } });
+    }
+    for (const r of batch) mb += recordSize(r) / 1e6;
+    await wal.append(batch);
+  }
+  await wal.close();
+  const start = performance.now();
+  const store = await DurableLogStore.open(dataDir);
+  const seconds = (performance.now() - start) / 1000;
+  if (store.lastIndex() !== count) throw new Error(`recovered ${store.lastIndex()} of ${count} entries`);
+  await store.close();
+  return { seconds, mb };
+}
+
 try {
   console.log(`storage-wal bench: ${opts.entryBytes}-byte entries, ${opts.seconds}s per run, dir ${base}`);
   const raw = await rawFdatasyncRate(opts.seconds);
@@ -97,6 +129,13 @@ try {
     console.log(
       `${String(w).padStart(7)}  ${r.entriesPerSec.toFixed(0).padStart(9)}  ${r.mbPerSec.toFixed(2).padStart(5)}` +
         `  ${(r.entriesPerSec / raw).toFixed(1).padStart(6)}  ${r.p50ms.toFixed(2).padStart(7)}  ${r.p99ms.toFixed(2).padStart(7)}`,
+    );
+  }
+  if (opts.recoveryEntries > 0) {
+    const r = await recoveryRate(opts.recoveryEntries);
+    console.log(
+      `recovery: ${opts.recoveryEntries} entries (${r.mb.toFixed(1)} MB) in ${r.seconds.toFixed(2)} s` +
+        ` = ${(opts.recoveryEntries / r.seconds).toFixed(0)} entries/s`,
     );
   }
 } finally {

@@ -225,7 +225,39 @@ export function encodeRecords(
   return { bytes, crc };
 }
 
+const SLAB_SIZE = 256 * 1024;
+let slab = new ArrayBuffer(SLAB_SIZE);
+let slabOffset = 0;
+
+/**
+ * Copy entry data out of a segment buffer. Small copies are carved from shared 256 KiB slabs:
+ * allocating one ArrayBuffer per entry dominated replay time.
+ */
+function copyData(buf: Buffer, start: number, end: number): Uint8Array {
+  const n = end - start;
+  let out: Uint8Array;
+  if (n > 4096) {
+    out = new Uint8Array(n);
+  } else {
+    if (slabOffset + n > SLAB_SIZE) {
+      slab = new ArrayBuffer(SLAB_SIZE);
+      slabOffset = 0;
+    }
+    out = new Uint8Array(slab, slabOffset, n);
+    slabOffset += (n + 7) & ~7;
+  }
+  buf.copy(out, 0, start, end);
+  return out;
+}
+
 function decodePayload(type: number, buf: Buffer, start: number, end: number): WalRecord {
+  if (type === RecordType.Entry) {
+    if (end - start < 17) throw new RangeError("payload too short");
+    const term = getU64(buf, start);
+    const index = getU64(buf, start + 8);
+    const entryType = buf[start + 16]! as EntryType;
+    return { type, entry: { term, index, type: entryType, data: copyData(buf, start + 17, end) } };
+  }
   const r = new PayloadReader(buf, start, end);
   switch (type) {
     case RecordType.SegmentHeader: {
@@ -240,13 +272,6 @@ function decodePayload(type: number, buf: Buffer, start: number, end: number): W
       const learners = r.strings();
       r.done();
       return { type, header: { seq, prevCrc, firstIndex, prevTerm, bootstrap: { voters, learners } } };
-    }
-    case RecordType.Entry: {
-      const term = r.u64();
-      const index = r.u64();
-      const entryType = r.u8() as EntryType;
-      const data = new Uint8Array(buf.subarray(r.off, end));
-      return { type, entry: { term, index, type: entryType, data } };
     }
     case RecordType.HardState: {
       const term = r.u64();

@@ -68,9 +68,12 @@ async function runChild(cycle: number): Promise<ChildRun> {
   const closed = new Promise<void>((resolve) => lines.once("close", () => resolve()));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
   const killAfter = opts.minMs + random() * (opts.maxMs - opts.minMs);
+  // A child that never gets ready (hung recovery) is killed too, and counts as a failure.
+  const hung = setTimeout(() => child.kill("SIGKILL"), 30_000);
   lines.on("line", (line) => {
     const [kind, a, b] = line.split(" ");
     if (kind === "ready") {
+      clearTimeout(hung);
       prevAck = Number(a);
       setTimeout(() => {
         killed = true;
@@ -89,6 +92,7 @@ async function runChild(cycle: number): Promise<ChildRun> {
     }
   });
   const code = await exited;
+  clearTimeout(hung);
   await closed;
   if (stderr.includes("truncating torn")) repairs++;
   return { acks, exitedEarly: killed ? null : `child exited with ${code}: ${stderr.trim()}` };
