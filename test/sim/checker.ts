@@ -72,11 +72,16 @@ export class Checker {
 
   // ---- election safety ---------------------------------------------------------------------
 
-  observeRole(id: NodeId, role: Role, term: number): void {
-    if (role !== "leader") return;
+  /** Returns true when this is a newly seen leader of `term`. */
+  observeRole(id: NodeId, role: Role, term: number): boolean {
+    if (role !== "leader") return false;
     const prev = this.leaderOfTerm.get(term);
-    if (prev === undefined) this.leaderOfTerm.set(term, id);
-    else if (prev !== id) this.report("two-leaders-in-term", `term ${term} has leaders ${prev} and ${id}`);
+    if (prev === undefined) {
+      this.leaderOfTerm.set(term, id);
+      return true;
+    }
+    if (prev !== id) this.report("two-leaders-in-term", `term ${term} has leaders ${prev} and ${id}`);
+    return false;
   }
 
   // ---- commit monotonicity -----------------------------------------------------------------

@@ -116,6 +116,12 @@ if (opts.seed !== undefined) {
 
 const steps = results.reduce((s, r) => s + r.steps, 0);
 const violations = results.reduce((s, r) => s + r.violationCount, 0);
-process.stderr.write(`(${((Date.now() - started) / 1000).toFixed(1)} s wall)\n`);
+const totals = new Map<string, number>();
+for (const r of results) {
+  for (const [k, v] of Object.entries(r.stats)) totals.set(k, (totals.get(k) ?? 0) + v);
+}
+process.stderr.write(
+  `(${((Date.now() - started) / 1000).toFixed(1)} s wall; ${[...totals].map(([k, v]) => `${k} ${v}`).join(", ")})\n`,
+);
 process.stdout.write(`sim: ${results.length} seeds, ${steps} steps, ${violations} violations\n`);
 process.exitCode = violations > 0 ? 1 : 0;

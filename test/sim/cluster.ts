@@ -20,6 +20,22 @@ import { Network } from "./network.js";
 import { Prng } from "./prng.js";
 import { describeMessage } from "./trace.js";
 
+/** Counters of what a run exercised (to tell a busy run from an idle one). */
+export interface SimStats {
+  proposed: number;
+  dropped: number;
+  /** Log entries applied for the first time anywhere. */
+  committed: number;
+  reads: number;
+  readsDone: number;
+  crashes: number;
+  snapshotsSent: number;
+  snapshotsInstalled: number;
+  confChanges: number;
+  /** Distinct (term, leader) pairs seen. */
+  elections: number;
+}
+
 /** Virtual milliseconds per raft tick. */
 export const TICK_MS = 10;
 
@@ -57,7 +73,18 @@ export class Cluster implements MemberHost {
   private nextReadId = 1;
   private nextWrite = 1;
   /** Statistics for reports and benchmarks. */
-  readonly stats = { proposed: 0, dropped: 0, acked: 0, reads: 0, readsDone: 0, crashes: 0, snapshots: 0 };
+  readonly stats: SimStats = {
+    proposed: 0,
+    dropped: 0,
+    committed: 0,
+    reads: 0,
+    readsDone: 0,
+    crashes: 0,
+    snapshotsSent: 0,
+    snapshotsInstalled: 0,
+    confChanges: 0,
+    elections: 0,
+  };
 
   constructor(private readonly opts: ClusterOptions) {
     this.rng = new Prng(opts.seed);
@@ -128,6 +155,7 @@ export class Cluster implements MemberHost {
         });
       }
       if (msg.type === MessageType.Snap) {
+        this.stats.snapshotsSent++;
         // The transport reports the outcome of a snapshot transfer back to the sender.
         const ok = delays.length > 0;
         const at = this.now + (ok ? Math.max(...delays) : this.network.conditions.maxDelay);
@@ -149,6 +177,7 @@ export class Cluster implements MemberHost {
   confChangeApplied(member: Member, cc: ConfChange, index: number): void {
     if (this.appliedConfIndexes.has(index)) return;
     this.appliedConfIndexes.add(index);
+    this.stats.confChanges++;
     this.config = { voters: [...member.confState.voters], learners: [...member.confState.learners] };
     this.trace(
       `conf ${ConfChangeType[cc.type]} ${cc.nodeId} committed at ${index} -> voters=[${this.config.voters.join(",")}] learners=[${this.config.learners.join(",")}]`,

@@ -17,11 +17,13 @@ import {
   type Role,
 } from "../../src/raft/types.js";
 import type { Checker } from "./checker.js";
+import type { SimStats } from "./cluster.js";
 import { KvRegister, decodeSet } from "./kv-register.js";
 
 /** What a member needs from the cluster around it. */
 export interface MemberHost {
   readonly checker: Checker;
+  readonly stats: SimStats;
   send(from: Member, messages: readonly Message[]): void;
   /** Persistence of the pending Ready completes after `delay` ms of virtual time. */
   scheduleDiskCompletion(member: Member, delay: number): void;
@@ -180,7 +182,7 @@ export class Member {
       const rd = node.ready();
       const st = node.status();
       this.role = st.role;
-      this.host.checker.observeRole(this.id, st.role, st.hardState.term);
+      if (this.host.checker.observeRole(this.id, st.role, st.hardState.term)) this.host.stats.elections++;
       this.host.checker.observeMemoryCommit(this.processKey, this.diskKey, st.hardState.commit);
       const p: PendingReady = { rd, role: st.role, term: st.hardState.term, commit: st.hardState.commit };
       const needsDisk = rd.entries.length > 0 || rd.hardState !== undefined || rd.snapshot !== undefined;
@@ -213,6 +215,7 @@ export class Member {
       this.applied = rd.snapshot.metadata.index;
       this.lastSnapshotIndex = this.applied;
       this.confState = cloneConf(rd.snapshot.metadata.confState);
+      this.host.stats.snapshotsInstalled++;
       this.host.trace(`${this.id} installed snapshot at ${this.applied}`);
     }
     if (rd.entries.length > 0) {
@@ -251,7 +254,7 @@ export class Member {
   private applyEntry(e: Entry, commit: number): void {
     if (e.index <= this.applied) return;
     const cmd = e.type === EntryType.Normal ? decodeSet(e.data) : undefined;
-    this.host.checker.observeApply(this.processKey, e, commit, cmd?.key);
+    if (this.host.checker.observeApply(this.processKey, e, commit, cmd?.key)) this.host.stats.committed++;
     this.applied = e.index;
     if (cmd !== undefined) {
       this.sm.apply(e.index, cmd);

@@ -5,7 +5,7 @@
 
 import { ConfChangeType, type NodeId } from "../../src/raft/types.js";
 import type { Violation } from "./checker.js";
-import { Cluster, TICK_MS } from "./cluster.js";
+import { Cluster, TICK_MS, type SimStats } from "./cluster.js";
 import type { MemberTuning, RaftBinding } from "./member.js";
 import { CALM } from "./network.js";
 import { Prng } from "./prng.js";
@@ -28,7 +28,7 @@ export interface SeedResult {
   virtualMs: number;
   violations: Violation[];
   violationCount: number;
-  stats: Cluster["stats"];
+  stats: SimStats;
 }
 
 const KEYS = ["a", "b", "c", "d"];
