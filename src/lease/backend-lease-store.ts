@@ -4,28 +4,16 @@
 
 import { decodeLeaseRecord, encodeLeaseKey, encodeLeaseValue } from "./lease-codec.js";
 import type { LeaseRecord, LeaseStore } from "./lease-store.js";
+import type { Backend, BackendTable } from "../mvcc/backend.js";
 import type { LeaseId } from "../mvcc/types.js";
 
 export const LEASE_TABLE = "lease";
 
-/** The part of the MVCC backend this store uses (structural: satisfied by src/mvcc's Backend). */
-export interface LeaseBackend {
-  table(name: string): LeaseBackendTable;
-  writeTxn<T>(fn: () => T): T;
-}
-
-export interface LeaseBackendTable {
-  put(key: Uint8Array, value: Uint8Array): void;
-  del(key: Uint8Array): void;
-  /** Rows with start <= key < end in ascending order (undefined bounds: unbounded). */
-  range(
-    start: Uint8Array | undefined,
-    end: Uint8Array | undefined,
-  ): Iterable<{ key: Uint8Array; value: Uint8Array }>;
-}
+/** The part of the MVCC backend this store uses. */
+export type LeaseBackend = Pick<Backend, "table" | "writeTxn">;
 
 export class BackendLeaseStore implements LeaseStore {
-  private readonly table: LeaseBackendTable;
+  private readonly table: BackendTable;
 
   constructor(private readonly backend: LeaseBackend) {
     this.table = backend.table(LEASE_TABLE);

@@ -9,12 +9,7 @@ export {
 } from "./config.js";
 export { LeaseNotPrimaryError } from "./errors.js";
 export { LeaseIdGenerator } from "./id-generator.js";
-export {
-  BackendLeaseStore,
-  LEASE_TABLE,
-  type LeaseBackend,
-  type LeaseBackendTable,
-} from "./backend-lease-store.js";
+export { BackendLeaseStore, LEASE_TABLE, type LeaseBackend } from "./backend-lease-store.js";
 export { MemoryLeaseStore, type LeaseRecord, type LeaseStore } from "./lease-store.js";
 export {
   Lessor,
@@ -23,7 +18,6 @@ export {
   type LessorOptions,
   type RestoreSummary,
 } from "./lessor.js";
-export type { LeaseRegistry } from "./registry.js";
 export { grantLease } from "./grant.js";
 export {
   applyLeaseEntry,

@@ -18,7 +18,7 @@ import { ExpiryQueue } from "./expiry-queue.js";
 import { spreadExpiries } from "./expiry-spread.js";
 import { KeySet } from "./key-set.js";
 import type { LeaseStore } from "./lease-store.js";
-import type { LeaseRegistry } from "./registry.js";
+import type { LeaseRegistry } from "../mvcc/store.js";
 
 export interface LessorOptions {
   /** Where lease records are persisted. */
