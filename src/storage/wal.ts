@@ -106,7 +106,6 @@ export class Wal {
     };
     const wal = new Wal(dir, tail, opts);
     wal.cur = await wal.startSegment(0);
-    wal.prepareNext();
     return wal;
   }
 
@@ -116,7 +115,6 @@ export class Wal {
     const file = tail.segments[tail.segments.length - 1]!;
     const fh = await open(file.path, "r+");
     wal.cur = { file, fh, offset: tail.offset, bodyStart: tail.offset };
-    wal.prepareNext();
     return wal;
   }
 
@@ -251,6 +249,8 @@ export class Wal {
     await this.cur.fh.datasync();
     this.cur.offset += bytes.length;
     this.crc = crc;
+    // Zero-fill the next segment in the background once this one is half full.
+    if (!this.next && this.cur.offset > this.segmentSize / 2) this.prepareNext();
   }
 
   /** Close the full segment (already synced) and continue in a fresh one. */
@@ -259,10 +259,9 @@ export class Wal {
     this.cur = await this.startSegment(old.file.seq + 1);
     this.op = `close of ${old.file.path}`;
     await old.fh.close();
-    this.prepareNext();
   }
 
-  /** Begin zero-filling the next segment's file in the background. */
+  /** Begin zero-filling the next segment's file (`next.wal.tmp`) in the background. */
   private prepareNext(): void {
     const path = join(this.dir, NEXT_TMP);
     const p = (async () => {
