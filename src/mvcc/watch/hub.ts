@@ -307,16 +307,26 @@ export class WatchHub {
     }
     const through = result.lastRevision;
     this.withPrevKvCache.clear();
+    // Route the events through a temporary index of the batch: O(events + matches), not
+    // O(watchers x events).
+    const index = new WatcherIndex<Watcher>();
+    for (const w of batch) if (w.nextRev <= through) index.add(w);
+    const matched = new Map<Watcher, MvccEvent[]>();
+    for (const { revision, event } of result.events) {
+      // Backend events carry no prev_kv for anyone; one bare copy per event keeps the cache shared.
+      const bare = event.prevKv ? { type: event.type, kv: event.kv } : event;
+      index.forEachMatch(bare.kv.key, keyString(bare.kv.key), (w) => {
+        if (revision < w.nextRev || revision < w.minRev || !w.passesFilters(bare)) return;
+        const list = matched.get(w);
+        if (list) list.push(bare);
+        else matched.set(w, [bare]);
+      });
+    }
     for (const w of batch) {
       if (!w.active || w.synced || w.stream.blocked || w.nextRev > through) continue;
-      const evs: MvccEvent[] = [];
-      for (const { revision, event } of result.events) {
-        if (revision >= w.nextRev && revision >= w.minRev && w.wants(event)) {
-          evs.push(event.prevKv ? { type: event.type, kv: event.kv } : event);
-        }
-      }
+      const evs = matched.get(w);
       w.nextRev = through + 1;
-      if (evs.length > 0) this.deliver(w, evs, through);
+      if (evs) this.deliver(w, evs, through);
       if (w.active && !w.stream.blocked && w.nextRev > this.processedRevision) this.markSynced(w);
     }
     this.withPrevKvCache.clear();

@@ -40,13 +40,7 @@ export class Watcher {
     this.noDelete = options.filters.includes("NODELETE");
   }
 
-  /** Whether this watcher wants the event (range and filters; revision is checked by the caller). */
-  wants(ev: MvccEvent): boolean {
-    if (ev.type === EventType.PUT ? this.noPut : this.noDelete) return false;
-    return this.range.contains(ev.kv.key);
-  }
-
-  /** The filters alone, for events already known to be in range. */
+  /** NOPUT/NODELETE (range and revision are checked by the caller). */
   passesFilters(ev: MvccEvent): boolean {
     return !(ev.type === EventType.PUT ? this.noPut : this.noDelete);
   }
