@@ -214,6 +214,26 @@ describe("slow sinks", () => {
     assert.equal(scheduler.pending, 0);
   });
 
+  test("a sink that throws closes only its own stream; writers and other streams carry on", () => {
+    const { source, hub, sink, stream } = rig();
+    const boom = new Error("client gone");
+    const broken = hub.openStream({
+      send: (r) => {
+        if (r.events.length > 0) throw boom;
+        return true;
+      },
+    });
+    broken.createWatch({ key: enc("k") });
+    broken.createWatch({ key: enc("k") });
+    stream.createWatch({ key: enc("k") });
+    assert.doesNotThrow(() => source.put(enc("k"), enc("1")));
+    source.put(enc("k"), enc("2"));
+    assert.deepEqual(sink.eventLines(), ["PUT k=1@2", "PUT k=2@3"]);
+    assert.equal(broken.closed, true);
+    assert.equal(broken.failure, boom);
+    assert.deepEqual(hub.stats(), { streams: 1, synced: 1, unsynced: 0 });
+  });
+
   test("one slow stream does not hold back another", () => {
     const { source, hub } = rig();
     const slow = new RecordingSink();

@@ -24,6 +24,8 @@ export class WatchStream {
   unsyncedCount = 0;
   /** An on-demand progress request waits for every watcher to be synced. */
   progressPending = false;
+  /** What the sink threw, if it did (the stream was then closed). */
+  failure: unknown = undefined;
   private nextAutoId = 0;
 
   constructor(
@@ -107,17 +109,30 @@ export class WatchStream {
 
   /** Sends a control response; a full sink blocks event delivery. */
   sendControl(resp: WatchResponse): void {
-    if (this.closed) return;
-    if (!this.sink.send(resp)) this.hub.block(this);
+    if (!this.send(resp)) this.hub.block(this);
   }
 
   /** Sends an events response for `watcher`, fragmented if it asked; false if the sink is full. */
   sendEvents(watcher: Watcher, resp: WatchResponse): boolean {
-    if (this.closed) return true;
-    if (!watcher.options.fragment) return this.sink.send(resp);
+    if (!watcher.options.fragment) return this.send(resp);
     let ok = true;
-    for (const part of fragmentResponse(resp, this.hub.maxResponseBytes)) ok = this.sink.send(part) && ok;
+    for (const part of fragmentResponse(resp, this.hub.maxResponseBytes)) ok = this.send(part) && ok;
     return ok;
+  }
+
+  /**
+   * One sink call. A sink that throws has lost its client: the stream closes (recording the
+   * error in `failure`) so the exception never reaches the store's write path or other streams.
+   */
+  private send(resp: WatchResponse): boolean {
+    if (this.closed) return true;
+    try {
+      return this.sink.send(resp);
+    } catch (err) {
+      this.failure = err;
+      this.close();
+      return true;
+    }
   }
 
   /** @internal for the hub: sends the pending on-demand progress notification. */
