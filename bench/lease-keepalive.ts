@@ -16,9 +16,15 @@ let t = performance.now();
 for (let i = 1; i <= leaseCount; i++) lessor.grant(BigInt(i), 60);
 const grantMs = performance.now() - t;
 
-t = performance.now();
-lessor.promote(1_000);
-const promoteMs = performance.now() - t;
+// A leader change re-arms every lease: time five of them, report the median.
+const promoteRuns: number[] = [];
+for (let i = 0; i < 5; i++) {
+  lessor.demote();
+  t = performance.now();
+  lessor.promote(1_000);
+  promoteRuns.push(performance.now() - t);
+}
+const promoteMs = promoteRuns.sort((a, b) => a - b)[2]!;
 
 // Renew leases in a scattered order, moving the clock so each renewal really moves its heap entry.
 const ids = Array.from({ length: leaseCount }, (_, i) => BigInt(((i * 7919) % leaseCount) + 1));
@@ -38,6 +44,6 @@ const expireMs = performance.now() - t;
 const rate = (n: number, ms: number) => Math.round((n / ms) * 1000).toLocaleString("en");
 console.log(`leases ${leaseCount.toLocaleString("en")}`);
 console.log(`grant:      ${rate(leaseCount, grantMs)}/s`);
-console.log(`promote:    ${promoteMs.toFixed(1)} ms for the whole table`);
+console.log(`promote:    ${promoteMs.toFixed(1)} ms for the whole table (median of 5)`);
 console.log(`keep-alive: ${rate(renewals, renewMs)}/s (${renewals.toLocaleString("en")} renewals)`);
 console.log(`expired():  ${rate(expired, expireMs)} leases/s signalled (${expired.toLocaleString("en")})`);

@@ -1,100 +1,103 @@
-// An indexed min-heap of (lease id, deadline in ms): the leader's schedule of when each lease must be
-// looked at next. Renewing a lease moves its entry (O(log n)) instead of adding a duplicate, so the
-// heap never holds more entries than there are leases.
+// An intrusive min-heap of scheduled items (the leader's schedule of when each lease must be looked
+// at next). Each item carries its own deadline and heap position, so moving a lease on renewal is
+// O(log n) with no lookup table, and the heap never holds an item twice.
 
-import type { LeaseId } from "../mvcc/types.js";
-
-interface Slot {
-  id: LeaseId;
+/** An item the queue can hold: `at` is its deadline, `heapIndex` is owned by the queue (-1: out). */
+export interface Scheduled {
   at: number;
+  heapIndex: number;
 }
 
-export class ExpiryQueue {
-  private readonly heap: Slot[] = [];
-  private readonly index = new Map<LeaseId, number>();
+export class ExpiryQueue<T extends Scheduled> {
+  private readonly heap: T[] = [];
 
   get size(): number {
     return this.heap.length;
   }
 
-  /** Schedules `id` at `at`, replacing any earlier schedule for it. */
-  upsert(id: LeaseId, at: number): void {
-    const i = this.index.get(id);
-    if (i === undefined) {
-      this.heap.push({ id, at });
-      this.index.set(id, this.heap.length - 1);
-      this.up(this.heap.length - 1);
+  has(item: T): boolean {
+    return item.heapIndex >= 0 && this.heap[item.heapIndex] === item;
+  }
+
+  /** Schedules `item` at `at`, moving it if it is already queued. */
+  upsert(item: T, at: number): void {
+    if (!this.has(item)) {
+      item.at = at;
+      item.heapIndex = this.heap.length;
+      this.heap.push(item);
+      this.up(item.heapIndex);
       return;
     }
-    const old = this.heap[i]!.at;
-    this.heap[i]!.at = at;
-    if (at < old) this.up(i);
-    else this.down(i);
+    const old = item.at;
+    item.at = at;
+    if (at < old) this.up(item.heapIndex);
+    else this.down(item.heapIndex);
   }
 
-  remove(id: LeaseId): void {
-    const i = this.index.get(id);
-    if (i === undefined) return;
+  remove(item: T): void {
+    if (!this.has(item)) return;
+    const i = item.heapIndex;
     const last = this.heap.pop()!;
-    this.index.delete(id);
-    if (i === this.heap.length) return;
+    item.heapIndex = -1;
+    if (last === item) return;
     this.heap[i] = last;
-    this.index.set(last.id, i);
+    last.heapIndex = i;
     this.down(i);
-    this.up(i);
+    this.up(last.heapIndex);
   }
 
-  /** The earliest entry, if any. */
-  peek(): Readonly<Slot> | undefined {
+  /** The item with the earliest deadline, if any. */
+  peek(): T | undefined {
     return this.heap[0];
   }
 
-  /** Replaces the whole schedule at once (O(n) heapify instead of n upserts). */
-  reset(entries: Iterable<Readonly<Slot>>): void {
+  /** Replaces the whole schedule with `items`, each at its current `at` (O(n) heapify). */
+  reset(items: Iterable<T>): void {
     this.clear();
-    for (const { id, at } of entries) {
-      if (this.index.has(id)) throw new Error(`expiry queue: lease ${id} given twice`);
-      this.index.set(id, this.heap.length);
-      this.heap.push({ id, at });
+    for (const item of items) {
+      if (this.has(item)) throw new Error("expiry queue: an item was given twice");
+      item.heapIndex = this.heap.length;
+      this.heap.push(item);
     }
     for (let i = (this.heap.length >> 1) - 1; i >= 0; i--) this.down(i);
   }
 
   clear(): void {
+    for (const item of this.heap) item.heapIndex = -1;
     this.heap.length = 0;
-    this.index.clear();
   }
 
   private up(i: number): void {
     const h = this.heap;
+    const item = h[i]!;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (h[parent]!.at <= h[i]!.at) break;
-      this.swap(i, parent);
+      const p = h[parent]!;
+      if (p.at <= item.at) break;
+      h[i] = p;
+      p.heapIndex = i;
       i = parent;
     }
+    h[i] = item;
+    item.heapIndex = i;
   }
 
   private down(i: number): void {
     const h = this.heap;
+    const n = h.length;
+    const item = h[i]!;
     for (;;) {
       const l = 2 * i + 1;
+      if (l >= n) break;
       const r = l + 1;
-      let min = i;
-      if (l < h.length && h[l]!.at < h[min]!.at) min = l;
-      if (r < h.length && h[r]!.at < h[min]!.at) min = r;
-      if (min === i) return;
-      this.swap(i, min);
-      i = min;
+      const c = r < n && h[r]!.at < h[l]!.at ? r : l;
+      const child = h[c]!;
+      if (child.at >= item.at) break;
+      h[i] = child;
+      child.heapIndex = i;
+      i = c;
     }
-  }
-
-  private swap(a: number, b: number): void {
-    const h = this.heap;
-    const t = h[a]!;
-    h[a] = h[b]!;
-    h[b] = t;
-    this.index.set(h[a].id, a);
-    this.index.set(h[b].id, b);
+    h[i] = item;
+    item.heapIndex = i;
   }
 }

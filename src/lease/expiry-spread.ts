@@ -7,24 +7,22 @@
 
 import { LEASE_REVOKE_RATE_PER_SECOND } from "./config.js";
 
-export interface Scheduled<Id> {
-  id: Id;
-  expiry: number;
-}
-
-/** Returns the new expiry (ms) of every lease that must move, in expiry order. */
-export function spreadExpiries<Id>(
-  leases: readonly Scheduled<Id>[],
+/**
+ * Pushes back the expiry (ms) of leases in a pile-up, in place; returns how many moved. Does
+ * nothing with fewer leases than the revoke rate.
+ */
+export function spreadExpiries(
+  leases: readonly { expiry: number }[],
   revokeRatePerSecond = LEASE_REVOKE_RATE_PER_SECOND,
-): Scheduled<Id>[] {
-  if (leases.length < revokeRatePerSecond) return [];
+): number {
+  if (leases.length < revokeRatePerSecond) return 0;
   const targetPerSecond = Math.floor((3 * revokeRatePerSecond) / 4);
   const sorted = [...leases].sort((a, b) => a.expiry - b.expiry);
-  const moved: Scheduled<Id>[] = [];
   // `anchor` is the last expiry left in place; the n-th lease pushed after it goes to
   // anchor + n/target s (computed by multiplication, so no rounding error accumulates).
   let anchor = Number.NEGATIVE_INFINITY;
   let pushed = 0;
+  let moved = 0;
   for (const lease of sorted) {
     const earliest = anchor + ((pushed + 1) * 1000) / targetPerSecond;
     if (lease.expiry >= earliest) {
@@ -32,7 +30,8 @@ export function spreadExpiries<Id>(
       pushed = 0;
     } else {
       pushed++;
-      moved.push({ id: lease.id, expiry: earliest });
+      moved++;
+      lease.expiry = earliest;
     }
   }
   return moved;

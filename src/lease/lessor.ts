@@ -17,6 +17,8 @@ import { LeaseNotPrimaryError } from "./errors.js";
 import { ExpiryQueue } from "./expiry-queue.js";
 import { spreadExpiries } from "./expiry-spread.js";
 import { KeySet } from "./key-set.js";
+
+const FOREVER = Number.POSITIVE_INFINITY;
 import type { LeaseStore } from "./lease-store.js";
 import type { LeaseRegistry } from "../mvcc/store.js";
 
@@ -59,9 +61,20 @@ interface Lease {
   /** Deadline in clock ms; Infinity while this member is not the leader. */
   expiry: number;
   readonly keys: KeySet;
+  /** When the leader looks at this lease next (its expiry, or a retry after signalling it). */
+  at: number;
+  /** Position in the expiry queue (managed by ExpiryQueue; -1 when not queued). */
+  heapIndex: number;
 }
 
-const FOREVER = Number.POSITIVE_INFINITY;
+const newLease = (id: LeaseId, ttl: number): Lease => ({
+  id,
+  ttl,
+  expiry: FOREVER,
+  keys: new KeySet(),
+  at: FOREVER,
+  heapIndex: -1,
+});
 
 export class Lessor implements LeaseRegistry {
   private readonly clock: Clock;
@@ -69,7 +82,7 @@ export class Lessor implements LeaseRegistry {
   private readonly retryMs: number;
   private store: LeaseStore;
   private leasesById = new Map<LeaseId, Lease>();
-  private readonly queue = new ExpiryQueue();
+  private readonly queue = new ExpiryQueue<Lease>();
   private primary = false;
 
   constructor(opts: LessorOptions) {
@@ -101,7 +114,7 @@ export class Lessor implements LeaseRegistry {
     this.queue.clear();
     for (const rec of store.loadAll()) {
       const ttl = Math.max(rec.ttl, this.minTtl);
-      this.leasesById.set(rec.id, { id: rec.id, ttl, expiry: FOREVER, keys: new KeySet() });
+      this.leasesById.set(rec.id, newLease(rec.id, ttl));
     }
     let keys = 0;
     let orphanKeys = 0;
@@ -128,7 +141,7 @@ export class Lessor implements LeaseRegistry {
     if (ttlSeconds > MAX_LEASE_TTL_SECONDS) throw Errors.leaseTtlTooLarge();
     if (this.leasesById.has(id)) throw Errors.leaseExists();
     const ttl = Math.max(ttlSeconds, this.minTtl);
-    const lease: Lease = { id, ttl, expiry: FOREVER, keys: new KeySet() };
+    const lease = newLease(id, ttl);
     this.store.put({ id, ttl });
     this.leasesById.set(id, lease);
     if (this.primary) this.arm(lease, this.clock.now(), 0);
@@ -144,7 +157,7 @@ export class Lessor implements LeaseRegistry {
     const lease = this.mustGet(id);
     this.store.delete(id);
     this.leasesById.delete(id);
-    this.queue.remove(id);
+    this.queue.remove(lease);
     return lease.keys.sorted();
   }
 
@@ -238,14 +251,9 @@ export class Lessor implements LeaseRegistry {
     if (!this.primary) return out;
     const now = this.clock.now();
     while (out.length < limit) {
-      const next = this.queue.peek();
-      if (next === undefined || next.at > now) break;
-      const lease = this.leasesById.get(next.id);
-      if (lease === undefined) {
-        this.queue.remove(next.id);
-        continue;
-      }
-      this.queue.upsert(lease.id, now + this.retryMs);
+      const lease = this.queue.peek();
+      if (lease === undefined || lease.at > now) break;
+      this.queue.upsert(lease, now + this.retryMs);
       if (lease.expiry <= now) out.push(lease.id);
     }
     return out;
@@ -264,15 +272,15 @@ export class Lessor implements LeaseRegistry {
 
   private arm(lease: Lease, now: number, extendMs: number): void {
     lease.expiry = now + extendMs + lease.ttl * 1000;
-    this.queue.upsert(lease.id, lease.expiry);
+    this.queue.upsert(lease, lease.expiry);
   }
 
   private armAll(extendMs: number): void {
     const now = this.clock.now();
-    for (const lease of this.leasesById.values()) lease.expiry = now + extendMs + lease.ttl * 1000;
-    for (const { id, expiry } of spreadExpiries([...this.leasesById.values()])) {
-      this.leasesById.get(id)!.expiry = expiry;
-    }
-    this.queue.reset([...this.leasesById.values()].map((l) => ({ id: l.id, at: l.expiry })));
+    const leases = [...this.leasesById.values()];
+    for (const lease of leases) lease.expiry = now + extendMs + lease.ttl * 1000;
+    spreadExpiries(leases);
+    for (const lease of leases) lease.at = lease.expiry;
+    this.queue.reset(leases);
   }
 }
