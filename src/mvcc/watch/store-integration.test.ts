@@ -4,7 +4,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { MemoryBackend } from "../memory-backend.js";
+import { openLmdbBackend } from "../lmdb-backend.js";
 import { MvccStore } from "../store.js";
 import { EventType, type MvccEvent, type RequestOp } from "../types.js";
 import { WatchHub } from "./hub.js";
@@ -94,44 +98,67 @@ function apply(store: MvccStore, op: Op): void {
   }
 }
 
+/**
+ * Applies ops with a live, a slow (refusing per `refuse`) and afterwards a historical watcher on
+ * one prefix, and checks all three saw the same events with the same prev_kv.
+ */
+function checkAgreement(store: MvccStore, ops: Op[], refuse: boolean[]): void {
+  const scheduler = new ManualScheduler();
+  const hub = new WatchHub(store, { scheduler, catchUpMaxEvents: 3 });
+  const startRevision = store.currentRevision() + 1;
+  const watch = { key: enc("p/"), rangeEnd: enc("p0"), prevKv: true };
+  const live = new RecordingSink();
+  hub.openStream(live).createWatch(watch);
+  const slow = new RecordingSink();
+  let sent = 0;
+  const slowStream = hub.openStream({ send: (r) => slow.send(r) && !refuse[sent++ % refuse.length] });
+  slowStream.createWatch(watch);
+  ops.forEach((o, i) => {
+    apply(store, o);
+    if (i % 3 === 0) slowStream.resume();
+    if (i % 4 === 0) scheduler.runOnce();
+  });
+  const historical = new RecordingSink();
+  hub.openStream(historical).createWatch({ ...watch, startRevision });
+  refuse.fill(false);
+  slowStream.resume();
+  scheduler.runAll();
+  const expected = lines(live);
+  assert.deepEqual(lines(slow), expected);
+  assert.deepEqual(lines(historical), expected);
+  hub.close();
+}
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ put: fc.nat(KEYS.length - 1), value: fc.nat(9) }),
+  fc.record({ del: fc.nat(KEYS.length - 1) }),
+  fc.record({ txn: fc.uniqueArray(fc.nat(KEYS.length - 1), { minLength: 1, maxLength: 3 }) }),
+);
+const refuseArb = fc.array(fc.boolean(), { minLength: 1, maxLength: 8 });
+
 test(`live, historical and slow watchers agree on the real store (seed ${seed})`, () => {
-  const op: fc.Arbitrary<Op> = fc.oneof(
-    fc.record({ put: fc.nat(KEYS.length - 1), value: fc.nat(9) }),
-    fc.record({ del: fc.nat(KEYS.length - 1) }),
-    fc.record({ txn: fc.uniqueArray(fc.nat(KEYS.length - 1), { minLength: 1, maxLength: 3 }) }),
-  );
   fc.assert(
-    fc.property(
-      fc.array(op, { maxLength: 40 }),
-      fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }),
-      (ops, refuse) => {
-        const { store, scheduler, hub } = setup();
-        const watch = { key: enc("p/"), rangeEnd: enc("p0"), prevKv: true };
-        const live = new RecordingSink();
-        hub.openStream(live).createWatch(watch);
-        const slow = new RecordingSink();
-        let sent = 0;
-        const slowSink = {
-          send: (r: Parameters<RecordingSink["send"]>[0]) => slow.send(r) && !refuse[sent++ % refuse.length],
-        };
-        const slowStream = hub.openStream(slowSink);
-        slowStream.createWatch(watch);
-        ops.forEach((o, i) => {
-          apply(store, o);
-          if (i % 3 === 0) slowStream.resume();
-          if (i % 4 === 0) scheduler.runOnce();
-        });
-        const historical = new RecordingSink();
-        hub.openStream(historical).createWatch({ ...watch, startRevision: 1 });
-        refuse.fill(false);
-        slowStream.resume();
-        scheduler.runAll();
-        const expected = lines(live);
-        assert.deepEqual(lines(slow), expected);
-        assert.deepEqual(lines(historical), expected);
-        hub.close();
-      },
-    ),
+    fc.property(fc.array(opArb, { maxLength: 40 }), refuseArb, (ops, refuse) => {
+      checkAgreement(MvccStore.open(new MemoryBackend()), ops, refuse);
+    }),
     { seed, numRuns: 60 },
   );
+});
+
+test(`the same on the LMDB backend (seed ${seed})`, async () => {
+  const dir = await mkdtemp(join(tmpdir(), "kvorum-watch-"));
+  const backend = openLmdbBackend(dir, { durability: "lazy" });
+  try {
+    const store = MvccStore.open(backend);
+    // One store for all runs: each run watches from the revision it starts at.
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 30 }), refuseArb, (ops, refuse) =>
+        checkAgreement(store, ops, refuse),
+      ),
+      { seed, numRuns: 15 },
+    );
+  } finally {
+    await backend.close();
+    await rm(dir, { recursive: true, force: true });
+  }
 });
