@@ -1,0 +1,25 @@
+// Smoke test of the whole core: three members elect a leader, replicate and commit proposals.
+
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { Router, enc } from "./router.test-util.js";
+
+describe("raft smoke", () => {
+  test("three members elect a leader, replicate and apply proposals in order", () => {
+    const r = new Router(["a", "b", "c"]);
+    r.elect("a");
+    assert.deepEqual(r.leaders(), ["a"]);
+    for (let i = 0; i < 5; i++) r.node("a").propose(enc(`v${i}`));
+    r.stabilize();
+    for (const id of ["a", "b", "c"]) {
+      assert.deepEqual(r.appliedData(id), ["v0", "v1", "v2", "v3", "v4"]);
+      assert.equal(r.node(id).status().hardState.commit, 6);
+    }
+  });
+
+  test("an election happens by ticking alone", () => {
+    const r = new Router(["a", "b", "c"], {}, []);
+    r.tickAll(25);
+    assert.equal(r.leaders().length, 1);
+  });
+});
