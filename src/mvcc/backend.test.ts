@@ -47,6 +47,16 @@ for (const kind of BACKEND_KINDS) {
       assert.deepEqual(keys(tbl.range(enc("bb"), enc("bc"))), []);
     });
 
+    test("count matches range without reading values", () => {
+      const tbl = b.table("t");
+      assert.equal(tbl.count(undefined, undefined), 6);
+      assert.equal(tbl.count(enc("b"), enc("c")), 2);
+      assert.equal(tbl.count(enc("b"), undefined), 5);
+      assert.equal(tbl.count(undefined, enc("b")), 1);
+      assert.equal(tbl.count(enc("c"), enc("b")), 0);
+      assert.equal(tbl.count(enc("bb"), enc("bc")), 0);
+    });
+
     test("a throwing write transaction leaves no trace, nested calls included", () => {
       const tbl = b.table("t");
       assert.throws(

@@ -15,7 +15,10 @@ export interface BackendRangeOptions {
   limit?: number;
 }
 
-/** A table of byte keys kept in bytewise order. Returned buffers must not be mutated. */
+/**
+ * A table of byte keys kept in bytewise order. Buffers returned by get and range are fresh
+ * copies owned by the caller (decoders hand out views into them).
+ */
 export interface BackendTable {
   get(key: Uint8Array): Uint8Array | undefined;
   /** Only inside Backend.writeTxn. */
@@ -31,6 +34,8 @@ export interface BackendTable {
     end: Uint8Array | undefined,
     opts?: BackendRangeOptions,
   ): Iterable<BackendEntry>;
+  /** The number of rows with start <= key < end (bounds as in range), without reading values. */
+  count(start: Uint8Array | undefined, end: Uint8Array | undefined): number;
 }
 
 export interface Backend {

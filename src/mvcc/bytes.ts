@@ -59,7 +59,7 @@ export function readBigI64(buf: Uint8Array, offset: number): bigint {
 }
 
 export function u64Bytes(n: number): Uint8Array {
-  const b = new Uint8Array(8);
+  const b = alloc(8);
   writeU64(b, 0, n);
   return b;
 }
@@ -67,7 +67,7 @@ export function u64Bytes(n: number): Uint8Array {
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   let len = 0;
   for (const p of parts) len += p.length;
-  const out = new Uint8Array(len);
+  const out = alloc(len);
   let off = 0;
   for (const p of parts) {
     out.set(p, off);
@@ -81,7 +81,10 @@ export function copyBytes(b: Uint8Array): Uint8Array {
   return new Uint8Array(b);
 }
 
-/** A plain Uint8Array copy of src[start, end) (Buffer.slice would return a view). */
-export function copyOut(src: Uint8Array, start: number, end: number): Uint8Array {
-  return new Uint8Array(src.subarray(start, end));
+/**
+ * Uninitialized bytes for encodings that overwrite every byte. Node Buffers: LMDB takes them
+ * without conversion and small ones come from Node's pool.
+ */
+export function alloc(n: number): Uint8Array {
+  return Buffer.allocUnsafe(n);
 }

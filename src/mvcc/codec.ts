@@ -1,16 +1,17 @@
 // Binary encodings of the rows holding key-value data: the live KeyValue in `latest` and the
 // change record in `revisions`. Fixed-width big-endian header fields, then key and value bytes.
-// Decoded buffers are copies, so callers may keep or mutate them.
+// Decoded fields are views into the row, which the backend handed out fresh (see Backend).
 
-import { copyOut, readBigI64, readU32, readU64, writeBigU64, writeU32, writeU64 } from "./bytes.js";
+import { alloc, readBigI64, readU32, readU64, writeBigU64, writeU32, writeU64 } from "./bytes.js";
 import { ChangeKind } from "./schema.js";
 import type { KeyValue } from "./types.js";
 
 // latest row: createRevision(8) modRevision(8) version(8) lease(8) value
 const LATEST_HEADER = 32;
+const EMPTY = new Uint8Array(0);
 
 export function encodeLatest(kv: KeyValue): Uint8Array {
-  const out = new Uint8Array(LATEST_HEADER + kv.value.length);
+  const out = alloc(LATEST_HEADER + kv.value.length);
   writeU64(out, 0, kv.createRevision);
   writeU64(out, 8, kv.modRevision);
   writeU64(out, 16, kv.version);
@@ -21,12 +22,12 @@ export function encodeLatest(kv: KeyValue): Uint8Array {
 
 export function decodeLatest(key: Uint8Array, row: Uint8Array, keysOnly = false): KeyValue {
   return {
-    key: new Uint8Array(key),
+    key,
     createRevision: readU64(row, 0),
     modRevision: readU64(row, 8),
     version: readU64(row, 16),
     lease: readBigI64(row, 24),
-    value: keysOnly ? new Uint8Array(0) : copyOut(row, LATEST_HEADER, row.length),
+    value: keysOnly ? EMPTY : row.subarray(LATEST_HEADER),
   };
 }
 
@@ -46,14 +47,13 @@ export interface ChangeRecord {
 }
 
 export function encodeChange(kind: ChangeKind, kv: KeyValue): Uint8Array {
-  const value = kind === ChangeKind.PUT ? kv.value : new Uint8Array(0);
-  const out = new Uint8Array(CHANGE_HEADER + kv.key.length + value.length);
+  const value = kind === ChangeKind.PUT ? kv.value : EMPTY;
+  const out = alloc(CHANGE_HEADER + kv.key.length + value.length);
   out[0] = kind;
-  if (kind === ChangeKind.PUT) {
-    writeU64(out, 1, kv.createRevision);
-    writeU64(out, 9, kv.version);
-    writeBigU64(out, 17, kv.lease);
-  }
+  const put = kind === ChangeKind.PUT;
+  writeU64(out, 1, put ? kv.createRevision : 0);
+  writeU64(out, 9, put ? kv.version : 0);
+  writeBigU64(out, 17, put ? kv.lease : 0n);
   writeU32(out, 25, kv.key.length);
   out.set(kv.key, CHANGE_HEADER);
   out.set(value, CHANGE_HEADER + kv.key.length);
@@ -66,12 +66,12 @@ export function decodeChange(rev: number, row: Uint8Array, keysOnly = false): Ch
   return {
     kind: row[0] as ChangeKind,
     kv: {
-      key: copyOut(row, CHANGE_HEADER, keyEnd),
+      key: row.subarray(CHANGE_HEADER, keyEnd),
       createRevision: readU64(row, 1),
       modRevision: rev,
       version: readU64(row, 9),
       lease: readBigI64(row, 17),
-      value: keysOnly ? new Uint8Array(0) : copyOut(row, keyEnd, row.length),
+      value: keysOnly ? EMPTY : row.subarray(keyEnd),
     },
   };
 }

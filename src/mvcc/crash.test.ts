@@ -96,6 +96,7 @@ function faulty(inner: Backend, failAt: number): Backend {
     get: (k) => t.get(k),
     del: (k) => t.del(k),
     range: (s, e, o) => t.range(s, e, o),
+    count: (s, e) => t.count(s, e),
     put: (k, v) => {
       if (++puts === failAt) throw new Error("injected fault");
       t.put(k, v);

@@ -52,6 +52,14 @@ class LmdbTable implements BackendTable {
           });
     for (const { key, value } of query) yield { key, value };
   }
+
+  count(start: Uint8Array | undefined, end: Uint8Array | undefined): number {
+    if (start !== undefined && end !== undefined && Buffer.compare(start, end) >= 0) return 0;
+    return this.db.getCount({
+      ...(start !== undefined ? { start: asBuffer(start) } : {}),
+      ...(end !== undefined ? { end: asBuffer(end) } : {}),
+    });
+  }
 }
 
 function asBuffer(b: Uint8Array): Buffer {

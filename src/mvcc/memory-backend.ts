@@ -33,7 +33,7 @@ class MemoryTable implements BackendTable {
   get(key: Uint8Array): Uint8Array | undefined {
     const i = this.lowerBound(key);
     const row = this.rows[i];
-    return row !== undefined && compareBytes(row.key, key) === 0 ? row.value : undefined;
+    return row !== undefined && compareBytes(row.key, key) === 0 ? copyBytes(row.value) : undefined;
   }
 
   put(key: Uint8Array, value: Uint8Array): void {
@@ -95,7 +95,7 @@ class MemoryTable implements BackendTable {
         if (row === undefined || (start !== undefined && compareBytes(row.key, start) < 0)) return;
         n++;
         bound = row.key;
-        yield row;
+        yield { key: copyBytes(row.key), value: copyBytes(row.value) };
       }
     } else {
       let i = start === undefined ? 0 : this.lowerBound(start);
@@ -103,7 +103,7 @@ class MemoryTable implements BackendTable {
         const row = this.rows[i];
         if (row === undefined || (end !== undefined && compareBytes(row.key, end) >= 0)) return;
         n++;
-        yield row;
+        yield { key: copyBytes(row.key), value: copyBytes(row.value) };
         // Writes during iteration may shift rows: continue after the key just yielded.
         const next = this.rows[i];
         if (next === undefined || next !== row) {
@@ -114,6 +114,12 @@ class MemoryTable implements BackendTable {
         }
       }
     }
+  }
+
+  count(start: Uint8Array | undefined, end: Uint8Array | undefined): number {
+    const from = start === undefined ? 0 : this.lowerBound(start);
+    const to = end === undefined ? this.rows.length : this.lowerBound(end);
+    return Math.max(0, to - from);
   }
 
   get sizeBytes(): number {

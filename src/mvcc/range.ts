@@ -4,7 +4,7 @@
 
 import { compareBytes } from "./bytes.js";
 import { Errors } from "./errors.js";
-import type { KvReader, KvRef } from "./reader.js";
+import type { KvReader } from "./reader.js";
 import { spanIsEmpty, spanOf } from "./span.js";
 import { SortOrder, SortTarget, type KeyValue, type RangeRequest, type RangeResponse } from "./types.js";
 
@@ -29,8 +29,6 @@ export function evaluateRange(reader: KvReader, req: RangeRequest, at: ReadPoint
   const span = spanOf(req.key, req.rangeEnd);
   if (spanIsEmpty(span)) return { header, kvs: [], more: false, count: 0 };
 
-  const refs: Iterable<KvRef> =
-    rev === at.visibleRevision ? reader.latestRange(span) : reader.rangeAt(span, rev);
   const limit = req.limit !== undefined && req.limit > 0 ? req.limit : 0;
   const sortOrder = req.sortOrder ?? SortOrder.NONE;
   const minMod = req.minModRevision ?? 0;
@@ -46,11 +44,19 @@ export function evaluateRange(reader: KvReader, req: RangeRequest, at: ReadPoint
 
   let count = 0;
   let kvs: KeyValue[] = [];
-  for (const ref of refs) {
-    count++;
-    if (kvs.length < keep) kvs.push(ref.load(keysOnly));
+  if (rev === at.visibleRevision) {
+    // Latest state: the backend counts; read only the rows the response needs.
+    count = reader.countLatest(span);
+    if (req.countOnly === true) return { header, kvs: [], more: false, count };
+    for (const ref of reader.latestRange(span, keep === Infinity ? undefined : keep))
+      kvs.push(ref.load(keysOnly));
+  } else {
+    for (const ref of reader.rangeAt(span, rev)) {
+      count++;
+      if (kvs.length < keep) kvs.push(ref.load(keysOnly));
+    }
+    if (req.countOnly === true) return { header, kvs: [], more: false, count };
   }
-  if (req.countOnly === true) return { header, kvs: [], more: false, count };
 
   if (maxMod !== 0) kvs = kvs.filter((kv) => kv.modRevision <= maxMod);
   if (minMod !== 0) kvs = kvs.filter((kv) => kv.modRevision >= minMod);

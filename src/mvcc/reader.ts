@@ -3,7 +3,7 @@
 // first and decode on demand, so counting a range does not copy values.
 
 import type { BackendTable } from "./backend.js";
-import { bytesEqual } from "./bytes.js";
+import { bytesEqual, copyBytes } from "./bytes.js";
 import { decodeChange, decodeLatest } from "./codec.js";
 import {
   ChangeKind,
@@ -40,14 +40,24 @@ export class KvReader {
     return row === undefined ? undefined : decodeLatest(key, row);
   }
 
-  /** Live keys in span, ascending. */
-  *latestRange(span: KeySpan): Iterable<KvRef> {
+  /** How many live keys are in span (no values read). */
+  countLatest(span: KeySpan): number {
+    if (span.single) return this.latest.get(span.start) === undefined ? 0 : 1;
+    return this.latest.count(span.start, span.end);
+  }
+
+  /** Live keys in span, ascending; at most limit of them if given. */
+  *latestRange(span: KeySpan, limit?: number): Iterable<KvRef> {
     if (span.single) {
       const row = this.latest.get(span.start);
-      if (row !== undefined) yield { load: (keysOnly) => decodeLatest(span.start, row, keysOnly) };
+      if (row !== undefined) yield { load: (keysOnly) => decodeLatest(copyBytes(span.start), row, keysOnly) };
       return;
     }
-    for (const { key, value } of this.latest.range(span.start, span.end)) {
+    for (const { key, value } of this.latest.range(
+      span.start,
+      span.end,
+      limit !== undefined ? { limit } : {},
+    )) {
       yield { load: (keysOnly) => decodeLatest(key, value, keysOnly) };
     }
   }

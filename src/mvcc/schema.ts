@@ -10,7 +10,7 @@
 // length: every 0x00 byte becomes 0x00 0xFF and the key ends with 0x00 0x01, so a key sorts
 // before every longer key it prefixes, and all revisions of one key are contiguous.
 
-import { concatBytes, readU32, readU64, u64Bytes, writeBigU64, writeU32, writeU64 } from "./bytes.js";
+import { alloc, concatBytes, readU32, readU64, u64Bytes, writeBigU64, writeU32, writeU64 } from "./bytes.js";
 import type { LeaseId } from "./types.js";
 
 export const TABLES = {
@@ -36,7 +36,7 @@ export enum ChangeKind {
 export function escapeKey(userKey: Uint8Array): Uint8Array {
   let zeros = 0;
   for (const b of userKey) if (b === 0) zeros++;
-  const out = new Uint8Array(userKey.length + zeros + 2);
+  const out = alloc(userKey.length + zeros + 2);
   let o = 0;
   for (const b of userKey) {
     out[o++] = b;
@@ -65,14 +65,14 @@ export function unescapeKey(buf: Uint8Array): { userKey: Uint8Array; length: num
 }
 
 export function historyKey(escapedKey: Uint8Array, rev: number): Uint8Array {
-  const out = new Uint8Array(escapedKey.length + 8);
+  const out = alloc(escapedKey.length + 8);
   out.set(escapedKey, 0);
   writeU64(out, escapedKey.length, rev);
   return out;
 }
 
 export function historyValue(sub: number, kind: ChangeKind): Uint8Array {
-  const out = new Uint8Array(5);
+  const out = alloc(5);
   writeU32(out, 0, sub);
   out[4] = kind;
   return out;
@@ -97,7 +97,7 @@ export function decodeHistoryRow(key: Uint8Array, value: Uint8Array): HistoryRow
 }
 
 export function revisionKey(rev: number, sub: number): Uint8Array {
-  const out = new Uint8Array(12);
+  const out = alloc(12);
   writeU64(out, 0, rev);
   writeU32(out, 8, sub);
   return out;
@@ -113,7 +113,7 @@ export function revisionStart(rev: number): Uint8Array {
 }
 
 export function leaseKey(lease: LeaseId, userKey: Uint8Array): Uint8Array {
-  const out = new Uint8Array(8 + userKey.length);
+  const out = alloc(8 + userKey.length);
   writeBigU64(out, 0, lease);
   out.set(userKey, 8);
   return out;

@@ -23,7 +23,7 @@ import {
 } from "./schema.js";
 import { spanIsEmpty, spanOf } from "./span.js";
 import { checkPutRequest, checkTxnRequestShape, DEFAULT_MAX_TXN_OPS } from "./txn-rules.js";
-import { copyOut, readBigI64, writeBigU64 } from "./bytes.js";
+import { readBigI64, writeBigU64 } from "./bytes.js";
 import { RevisionWriter } from "./writer.js";
 import {
   EventType,
@@ -282,7 +282,7 @@ export class MvccStore {
   /** Every (lease, key) attachment, from the on-disk lease index, in lease then key order. */
   *leasedKeys(): Iterable<[LeaseId, Uint8Array]> {
     for (const { key } of this.leaseIndex.range(undefined, undefined)) {
-      yield [readBigI64(key, 0), copyOut(key, 8, key.length)];
+      yield [readBigI64(key, 0), key.subarray(8)];
     }
   }
 
@@ -297,7 +297,7 @@ export class MvccStore {
       end = new Uint8Array(8);
       writeBigU64(end, 0, id + 1n);
     }
-    for (const { key } of this.leaseIndex.range(start, end)) yield copyOut(key, 8, key.length);
+    for (const { key } of this.leaseIndex.range(start, end)) yield key.subarray(8);
   }
 
   // ---------------------------------------------------------------------------------------------
