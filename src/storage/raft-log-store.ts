@@ -190,7 +190,10 @@ export class DurableLogStore extends MemoryBackedStore implements RaftLogStore {
       type: RecordType.SnapshotMarker,
       marker: { index, term: snap.metadata.term, resetsLog: false },
     };
-    await this.ordered([marker], () => this.writeSnapshot(snap));
+    // The member's own snapshot does not reset the log, so its marker may land after entries
+    // saved meanwhile: saves are not held up while a (possibly large) snapshot file is written.
+    await this.writeSnapshot(snap);
+    await this.ordered([marker]);
     await this.snapshotDurable(snap);
     const to = this.catchUpPoint(index);
     if (to > 0) await this.compact(to);

@@ -11,7 +11,7 @@ import { listSnapshots, readSnapshotFile, removeSnapshotTemporaries } from "./sn
 import { listSegments, scanWal, type TornTail } from "./wal-scan.js";
 import type { WalTail } from "./wal.js";
 import type { ConfState, Entry, Snapshot } from "../raft/types.js";
-import type { LogPosition } from "./wal-record.js";
+import type { LogPosition, SnapshotMarker } from "./wal-record.js";
 
 export interface StorageLogger {
   warn(msg: string): void;
@@ -68,7 +68,10 @@ export async function recover(
   const snap = await chooseSnapshot(snapDir, replay, logger);
   const memory = rebuildLog(recoveredBootstrap, snap, replay.entries, replay.sentinel);
   memory.setHardState(replay.hardState);
-  const lastMarker = replay.markers[replay.markers.length - 1] ?? null;
+  const newestMarker = replay.markers.reduce<SnapshotMarker | null>(
+    (best, m) => (best && best.index > m.index ? best : m),
+    null,
+  );
   const tail: WalTail = {
     segments: scan.segments.map((s) => s.file),
     offset: last.dataEnd,
@@ -76,7 +79,7 @@ export async function recover(
     lastIndex: replay.lastEntry.index,
     lastTerm: replay.lastEntry.term,
     hardState: replay.hardState,
-    marker: lastMarker,
+    marker: newestMarker,
     bootstrap: recoveredBootstrap,
   };
   await fsyncDir(walDir);

@@ -234,7 +234,10 @@ export class Wal {
       this.lastIndex = rec.entry.index;
       this.lastTerm = rec.entry.term;
     } else if (rec.type === RecordType.HardState) this.hardState = { ...rec.hardState };
-    else if (rec.type === RecordType.SnapshotMarker) this.marker = { ...rec.marker };
+    else if (rec.type === RecordType.SnapshotMarker && rec.marker.index >= (this.marker?.index ?? 0)) {
+      // The newest snapshot is copied into each new segment (markers can arrive out of order).
+      this.marker = { ...rec.marker };
+    }
   }
 
   private async writeChunk(records: readonly WalRecord[]): Promise<void> {
