@@ -168,7 +168,7 @@ async function runOps(factory: StoreFactory, ops: Op[]): Promise<void> {
 describe("RaftLogStore against a model", () => {
   for (const [factory, runs] of [
     [memoryFactory(), 300],
-    [durableFactory(2048), 60],
+    [durableFactory(2048), 40],
   ] as const) {
     test(`${factory.name}: random operation sequences match the model`, async () => {
       await fc.assert(

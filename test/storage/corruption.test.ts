@@ -261,7 +261,7 @@ describe("recovery from damaged data dirs", () => {
           else repaired++;
         },
       ),
-      { seed, numRuns: 120 },
+      { seed, numRuns: 60 },
     );
     console.log(`corruption trials: ${refused} refused, ${repaired} recovered`);
     assert.ok(refused > 0);
