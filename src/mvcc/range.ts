@@ -46,10 +46,18 @@ export function evaluateRange(reader: KvReader, req: RangeRequest, at: ReadPoint
   let kvs: KeyValue[] = [];
   if (rev === at.visibleRevision) {
     // Latest state: the backend counts; read only the rows the response needs.
-    count = reader.countLatest(span);
-    if (req.countOnly === true) return { header, kvs: [], more: false, count };
-    for (const ref of reader.latestRange(span, keep === Infinity ? undefined : keep))
-      kvs.push(ref.load(keysOnly));
+    if (span.single) {
+      const ref = reader.latestRange(span)[Symbol.iterator]().next();
+      count = ref.done === true ? 0 : 1;
+      if (req.countOnly === true) return { header, kvs: [], more: false, count };
+      if (ref.done !== true) kvs.push(ref.value.load(keysOnly));
+    } else {
+      count = reader.countLatest(span);
+      if (req.countOnly === true) return { header, kvs: [], more: false, count };
+      for (const ref of reader.latestRange(span, keep === Infinity ? undefined : keep)) {
+        kvs.push(ref.load(keysOnly));
+      }
+    }
   } else {
     for (const ref of reader.rangeAt(span, rev)) {
       count++;

@@ -230,6 +230,15 @@ for (const kind of BACKEND_KINDS) {
           err(Errors.keyNotFound),
         );
         assert.throws(() => s.put({ key: new Uint8Array(), value: enc("x") }), err(Errors.emptyKey));
+        s.put({ key: new Uint8Array(1968).fill(0x61), value: enc("x") });
+        assert.throws(
+          () => s.put({ key: new Uint8Array(1969).fill(0x61), value: enc("x") }),
+          err(Errors.requestTooLarge),
+        );
+        assert.throws(
+          () => s.put({ key: new Uint8Array(1000), value: enc("x") }),
+          err(Errors.requestTooLarge),
+        );
       });
 
       test("unknown leases are rejected (always, without a registry) and leave no trace", () => {

@@ -9,8 +9,21 @@ import { NO_LEASE, type PutRequest, type RequestOp, type TxnRequest } from "./ty
 
 export const DEFAULT_MAX_TXN_OPS = 128;
 
+/**
+ * The longest key LMDB stores is 1978 bytes; the history table's key is the escaped user key
+ * (each 0x00 byte doubled, plus 2) and an 8-byte revision. Longer keys are refused up front.
+ */
+const MAX_BACKEND_KEY = 1978;
+
+export function keyFitsBackend(key: Uint8Array): boolean {
+  let zeros = 0;
+  for (const b of key) if (b === 0) zeros++;
+  return key.length + zeros + 2 + 8 <= MAX_BACKEND_KEY;
+}
+
 export function checkPutRequest(req: PutRequest): void {
   if (req.key.length === 0) throw Errors.emptyKey();
+  if (!keyFitsBackend(req.key)) throw Errors.requestTooLarge();
   if (req.ignoreValue === true && req.value.length !== 0) throw Errors.valueProvided();
   if (req.ignoreLease === true && (req.lease ?? NO_LEASE) !== NO_LEASE) throw Errors.leaseProvided();
 }
