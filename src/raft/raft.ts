@@ -899,7 +899,9 @@ export class Raft {
         this.handleSnapshot(m);
         return;
       case MessageType.ReadIndex:
-        throw new RaftError("raft: no leader to serve the read index");
+        // As in etcd: dropped without a leader; the caller's read times out and retries.
+        this.logger.info(`raft ${this.id}: no leader, dropping read index request`);
+        return;
       case myResponse: {
         const outcome = this.poll(m.from, !m.reject);
         if (outcome === "won") {
@@ -954,7 +956,10 @@ export class Raft {
         this.hup(true);
         return;
       case MessageType.ReadIndex:
-        if (this.lead === NONE) throw new RaftError("raft: no leader to serve the read index");
+        if (this.lead === NONE) {
+          this.logger.info(`raft ${this.id}: no leader, dropping read index request`);
+          return;
+        }
         this.send({ ...m, to: this.lead });
         return;
       case MessageType.ReadIndexResp:
