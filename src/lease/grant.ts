@@ -3,7 +3,7 @@
 
 import type { LeaseId } from "../mvcc/types.js";
 import type { GrantedLease, Lessor } from "./lessor.js";
-import { applyLeaseEntry, type LeaseApplyStore, type WriteTxnRunner } from "./revoke.js";
+import { applyLeaseEntry, type LeaseApplyStore, type WriteTxnRunner } from "./apply-entry.js";
 
 /**
  * Grants lease `id` (already chosen: see LeaseIdGenerator). Throws etcd's errors (too large TTL,

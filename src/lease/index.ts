@@ -19,10 +19,5 @@ export {
   type RestoreSummary,
 } from "./lessor.js";
 export { grantLease } from "./grant.js";
-export {
-  applyLeaseEntry,
-  revokeLease,
-  type LeaseApplyStore,
-  type RevokeOutcome,
-  type WriteTxnRunner,
-} from "./revoke.js";
+export { applyLeaseEntry, type LeaseApplyStore, type WriteTxnRunner } from "./apply-entry.js";
+export { revokeLease, type RevokeOutcome } from "./revoke.js";

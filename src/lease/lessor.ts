@@ -17,10 +17,10 @@ import { LeaseNotPrimaryError } from "./errors.js";
 import { ExpiryQueue } from "./expiry-queue.js";
 import { spreadExpiries } from "./expiry-spread.js";
 import { KeySet } from "./key-set.js";
-
-const FOREVER = Number.POSITIVE_INFINITY;
 import type { LeaseStore } from "./lease-store.js";
 import type { LeaseRegistry } from "../mvcc/store.js";
+
+const FOREVER = Number.POSITIVE_INFINITY;
 
 export interface LessorOptions {
   /** Where lease records are persisted. */
@@ -253,8 +253,12 @@ export class Lessor implements LeaseRegistry {
     while (out.length < limit) {
       const lease = this.queue.peek();
       if (lease === undefined || lease.at > now) break;
+      if (lease.expiry > now) {
+        this.queue.upsert(lease, lease.expiry); // not due after all: look again at its expiry
+        continue;
+      }
       this.queue.upsert(lease, now + this.retryMs);
-      if (lease.expiry <= now) out.push(lease.id);
+      out.push(lease.id);
     }
     return out;
   }

@@ -4,22 +4,10 @@
 // from the store's on-disk lease index (it sees earlier writes of the same transaction, which the
 // lessor's in-memory view only learns after commit), in byte order as etcd deletes them.
 
-import { EtcdError } from "../mvcc/errors.js";
-import type { LeaseId, TxnRequest, TxnResponse } from "../mvcc/types.js";
+import { Errors } from "../mvcc/errors.js";
+import type { LeaseId, TxnRequest } from "../mvcc/types.js";
+import { applyLeaseEntry, type LeaseApplyStore, type WriteTxnRunner } from "./apply-entry.js";
 import type { Lessor } from "./lessor.js";
-
-/** What lease application needs from the MVCC store (structural: MvccStore satisfies it). */
-export interface LeaseApplyStore {
-  txn(req: TxnRequest, raftIndex?: number): TxnResponse;
-  keysOfLease(id: LeaseId): Iterable<Uint8Array>;
-  appliedIndex(): number;
-  setAppliedIndex(raftIndex: number): void;
-}
-
-/** The backend's transaction runner (a nested writeTxn joins the outer one). */
-export interface WriteTxnRunner {
-  writeTxn<T>(fn: () => T): T;
-}
 
 export interface RevokeOutcome {
   /** The keys deleted, in byte order (empty when the lease had none). */
@@ -28,37 +16,6 @@ export interface RevokeOutcome {
   revision: number | undefined;
   /** True when raftIndex was already applied: nothing was done. */
   skipped: boolean;
-}
-
-type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
-
-/**
- * Runs `apply` in one write transaction with the raft index, unless `raftIndex` is already applied.
- * If `apply` rejects the request with an etcd error (raised before it writes anything), the raft
- * index is still recorded (the entry was applied; its answer is the error) and the error rethrown.
- * Any other error aborts the whole transaction. Shared by lease grant and revoke.
- */
-export function applyLeaseEntry<T>(
-  backend: WriteTxnRunner,
-  store: Pick<LeaseApplyStore, "appliedIndex" | "setAppliedIndex">,
-  raftIndex: number | undefined,
-  skipped: () => T,
-  apply: () => T,
-): T {
-  const outcome = backend.writeTxn((): Outcome<T> => {
-    if (raftIndex !== undefined && raftIndex <= store.appliedIndex()) return { ok: true, value: skipped() };
-    let result: Outcome<T>;
-    try {
-      result = { ok: true, value: apply() };
-    } catch (error) {
-      if (!(error instanceof EtcdError)) throw error;
-      result = { ok: false, error };
-    }
-    if (raftIndex !== undefined) store.setAppliedIndex(raftIndex);
-    return result;
-  });
-  if (!outcome.ok) throw outcome.error;
-  return outcome.value;
 }
 
 /**
@@ -82,7 +39,7 @@ export function revokeLease(
     raftIndex,
     () => ({ deleted: [], revision: undefined, skipped: true }),
     () => {
-      lessor.keys(id); // throws leaseNotFound for an unknown lease
+      if (!lessor.exists(id)) throw Errors.leaseNotFound();
       const keys = [...store.keysOfLease(id)];
       let revision: number | undefined;
       if (keys.length > 0) {
