@@ -5,6 +5,7 @@
 
 import { join } from "node:path";
 import { StorageFailedError } from "./errors.js";
+import { fsyncDir } from "./fs-util.js";
 import { MemoryLogStorage } from "./memory-log-storage.js";
 import { recover, type StorageLogger } from "./recovery.js";
 import { pruneSnapshots, writeSnapshotFile } from "./snapshot-files.js";
@@ -144,9 +145,15 @@ export class DurableLogStore extends MemoryBackedStore implements RaftLogStore {
     const bootstrap = opts.bootstrap ?? { voters: [], learners: [] };
     const rec = await recover(walDir, snapDir, bootstrap, opts.logger ?? consoleLogger);
     const walOpts = { segmentSize: opts.segmentSize, faults: opts.faults };
-    const wal = rec.tail
-      ? await Wal.resume(walDir, rec.tail, walOpts)
-      : await Wal.create(walDir, bootstrap, walOpts);
+    let wal: Wal;
+    if (rec.tail) {
+      wal = await Wal.resume(walDir, rec.tail, walOpts);
+    } else {
+      wal = await Wal.create(walDir, bootstrap, walOpts);
+      // Make the freshly created directories themselves durable.
+      await fsyncDir(join(dataDir, "member"));
+      await fsyncDir(dataDir);
+    }
     return new DurableLogStore(rec.memory, wal, snapDir, opts);
   }
 
