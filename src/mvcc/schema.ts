@@ -3,7 +3,7 @@
 //   latest    userKey                          -> live KeyValue (absent once deleted)
 //   history   escape(userKey) ++ rev(8)        -> sub(4) ++ kind(1)     (per-key revision index)
 //   revisions rev(8) ++ sub(4)                 -> event record           (by-revision change log)
-//   leases    leaseId(8) ++ userKey            -> empty                  (lease -> attached keys)
+//   keysByLease leaseId(8) ++ userKey          -> empty                  (lease -> attached keys)
 //   meta      name                             -> u64                    (revision, compaction, applied index)
 //
 // `escape` keeps (userKey, rev) pairs in (userKey, rev) order although user keys have any
@@ -17,7 +17,7 @@ export const TABLES = {
   latest: "latest",
   history: "history",
   revisions: "revisions",
-  leases: "leases",
+  keysByLease: "keysByLease",
   meta: "meta",
 } as const;
 

@@ -107,7 +107,7 @@ export class MvccStore {
     this.reader = new KvReader(backend);
     this.meta = backend.table(TABLES.meta);
     this.revisions = backend.table(TABLES.revisions);
-    this.leaseIndex = backend.table(TABLES.leases);
+    this.leaseIndex = backend.table(TABLES.keysByLease);
     this.maxTxnOps = opts.maxTxnOps ?? DEFAULT_MAX_TXN_OPS;
     this.leases = opts.leases;
   }
@@ -213,7 +213,7 @@ export class MvccStore {
    */
   hash(): HashResult {
     const crc = new Crc32c();
-    for (const name of [TABLES.latest, TABLES.history, TABLES.revisions, TABLES.leases]) {
+    for (const name of [TABLES.latest, TABLES.history, TABLES.revisions, TABLES.keysByLease]) {
       for (const { key, value } of this.backend.table(name).range(undefined, undefined))
         crc.update(key).update(value);
     }

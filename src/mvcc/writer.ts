@@ -31,7 +31,7 @@ export class RevisionWriter {
     this.latest = backend.table(TABLES.latest);
     this.history = backend.table(TABLES.history);
     this.revisions = backend.table(TABLES.revisions);
-    this.leases = backend.table(TABLES.leases);
+    this.leases = backend.table(TABLES.keysByLease);
   }
 
   get changed(): boolean {
