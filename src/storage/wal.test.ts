@@ -114,3 +114,18 @@ for (const kind of ["write", "fsync", "preallocate"] as const) {
     await again.close();
   });
 }
+
+test("the storage code makes no synchronous fs calls", async () => {
+  const { readdir: list, readFile: read } = await import("node:fs/promises");
+  const { dirname, join } = await import("node:path");
+  const { fileURLToPath } = await import("node:url");
+  const dir = dirname(fileURLToPath(import.meta.url));
+  const sources = (await list(dir)).filter(
+    (n) => /\.(ts|js)$/.test(n) && !/\.test(-util)?\.(ts|js)$/.test(n),
+  );
+  assert.ok(sources.length >= 8, `found ${sources.length} source files`);
+  for (const name of sources) {
+    const text = await read(join(dir, name), "utf8");
+    assert.doesNotMatch(text, /\b\w+Sync\(/, `${name} calls a synchronous fs function`);
+  }
+});
