@@ -49,7 +49,7 @@ function raftName(value: string): string {
   return value;
 }
 
-const DEFAULT_STEPS = 6000;
+const DEFAULT_STEPS = 15000;
 
 const program = new Command()
   .name("sim")

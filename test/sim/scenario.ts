@@ -49,11 +49,13 @@ export function runSeed(opts: SeedOptions): SeedResult {
     compactionLag: rng.pick([0, 2, 10]),
     unsafeRuleBreaks: opts.unsafeRuleBreaks,
   };
+  // How stormy this seed is: a fault every 20..120 ms times this factor.
+  const faultSpacing = rng.pick([1, 2, 5]);
   const cluster = new Cluster({ seed: opts.seed, ids, tuning, binding: opts.binding, trace: opts.trace });
   cluster.trace(
-    `seed ${opts.seed}: ${size} members, heartbeat ${tuning.heartbeatTick}, preVote ${tuning.preVote}, checkQuorum ${tuning.checkQuorum}, maxSizePerMsg ${tuning.maxSizePerMsg}, inflight ${tuning.maxInflightMsgs}, snapshot every ${tuning.snapshotEvery} lag ${tuning.compactionLag}`,
+    `seed ${opts.seed}: ${size} members, heartbeat ${tuning.heartbeatTick}, preVote ${tuning.preVote}, checkQuorum ${tuning.checkQuorum}, maxSizePerMsg ${tuning.maxSizePerMsg}, inflight ${tuning.maxInflightMsgs}, snapshot every ${tuning.snapshotEvery} lag ${tuning.compactionLag}, fault spacing x${faultSpacing}`,
   );
-  const chaos = new Chaos(cluster, rng, size);
+  const chaos = new Chaos(cluster, rng, size, faultSpacing);
   chaos.schedule();
   let faultSteps = 0;
   while (faultSteps < opts.steps && cluster.step()) faultSteps++;
@@ -79,6 +81,7 @@ class Chaos {
     private readonly cluster: Cluster,
     private readonly rng: Prng,
     size: number,
+    private readonly faultSpacing: number,
   ) {
     this.spare = ALL_IDS.slice(size);
   }
@@ -90,7 +93,7 @@ class Chaos {
   /** Start the two random streams: client workload (frequent) and faults (rarer). */
   schedule(): void {
     this.loop("workload", 2, 15, () => this.workload());
-    this.loop("fault", 20, 120, () => this.fault());
+    this.loop("fault", 20 * this.faultSpacing, 120 * this.faultSpacing, () => this.fault());
   }
 
   private loop(name: string, minMs: number, maxMs: number, act: () => void): void {
