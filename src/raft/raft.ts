@@ -782,7 +782,8 @@ export class Raft {
   // ---- sending --------------------------------------------------------------------------------
 
   private send(m: Message): void {
-    m.from = this.id;
+    // Forwarded messages keep their origin (a transfer request names the transferee in `from`).
+    if (m.from === NONE) m.from = this.id;
     const termless =
       m.type === MessageType.Vote ||
       m.type === MessageType.VoteResp ||
