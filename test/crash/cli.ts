@@ -144,7 +144,13 @@ try {
   for (let cycle = 0; cycle < opts.cycles && !failure; cycle++) {
     const run = await runChild(cycle);
     if (run.exitedEarly) failure = run.exitedEarly;
-    const bad = await verify();
+    let bad: number;
+    try {
+      bad = await verify();
+    } catch (err) {
+      failure = `verification failed: ${String(err)}`;
+      break;
+    }
     console.error(`crash: cycle ${cycle + 1}: ${run.acks} acknowledged, ${bad} newly lost or damaged`);
   }
 } finally {
