@@ -119,6 +119,11 @@ export class MemoryLogStorage implements LogReader {
     if (offset > this.ents.length) {
       throw new LogUnavailableError(kept[0]!.index, this.lastIndex());
     }
+    if (offset === this.ents.length) {
+      // The common case: appending right after the last entry. No copy of the tail.
+      for (const e of kept) this.ents.push(e);
+      return;
+    }
     this.ents = this.ents.slice(0, offset).concat(kept);
   }
 }
