@@ -3,6 +3,7 @@
 // 1000-key range reads/s, resident memory, and the time to open the store again.
 //
 //   node --import tsx bench/mvcc-store.ts [--keys 1000000] [--durability sync|lazy] [--dir DIR]
+//   node --import tsx bench/mvcc-store.ts --dir DIR --open-only     (open time in a fresh process)
 //
 // Without --dir a temp dir is used and removed at the end.
 
@@ -17,8 +18,9 @@ const program = new Command()
   .option("--keys <n>", "keys to load", "1000000")
   .option("--durability <mode>", "sync | lazy (LMDB commit flushing)", "sync")
   .option("--dir <dir>", "data directory (default: a temp dir, removed)")
+  .option("--open-only", "only time opening the store in --dir and one read (fresh process)")
   .parse();
-const opts = program.opts<{ keys: string; durability: string; dir?: string }>();
+const opts = program.opts<{ keys: string; durability: string; dir?: string; openOnly?: boolean }>();
 const N = Number(opts.keys);
 const durability: LmdbBackendOptions["durability"] = opts.durability === "lazy" ? "lazy" : "sync";
 
@@ -42,13 +44,29 @@ function* indexes(count: number, max: number): Generator<number> {
   }
 }
 
+async function timeOpen(dir: string): Promise<void> {
+  const t = performance.now();
+  const backend = openLmdbBackend(dir, { durability });
+  const store = MvccStore.open(backend);
+  const rev = store.currentRevision();
+  const kv = store.range({ key: keyOf(N - 1) }).kvs[0];
+  const ms = performance.now() - t;
+  console.log(`open + first read: ${ms.toFixed(1)} ms (revision ${rev}, key found: ${kv !== undefined})`);
+  await backend.close();
+}
+
 async function main(): Promise<void> {
+  if (opts.openOnly === true) {
+    if (opts.dir === undefined) throw new Error("--open-only needs --dir");
+    await timeOpen(opts.dir);
+    return;
+  }
   const dir = opts.dir ?? (await fs.mkdtemp(path.join(os.tmpdir(), "kvorum-bench-mvcc-")));
   console.log(
     `node ${process.version}, ${N.toLocaleString("en")} keys, durability ${durability}, dir ${dir}`,
   );
-  let backend = openLmdbBackend(dir, { durability });
-  let store = MvccStore.open(backend);
+  const backend = openLmdbBackend(dir, { durability });
+  const store = MvccStore.open(backend);
   let raftIndex = store.appliedIndex();
   const rss0 = process.memoryUsage().rss;
 
@@ -109,15 +127,7 @@ async function main(): Promise<void> {
 
   // Open time: close and reopen, then one read.
   await backend.close();
-  t = performance.now();
-  backend = openLmdbBackend(dir, { durability });
-  store = MvccStore.open(backend);
-  const rev = store.currentRevision();
-  const kv = store.range({ key: keyOf(N - 1) }).kvs[0];
-  console.log(
-    `reopen + first read: ${(performance.now() - t).toFixed(1)} ms (revision ${rev}, key found: ${kv !== undefined})`,
-  );
-  await backend.close();
+  await timeOpen(dir);
   if (opts.dir === undefined) await fs.rm(dir, { recursive: true, force: true });
 }
 
