@@ -228,8 +228,8 @@ export class Cluster implements MemberHost {
       case "tick": {
         const m = this.members.get(ev.id);
         if (m === undefined) return;
-        this.queue.push(this.now + TICK_MS, ev);
-        if (m.node === undefined) return;
+        this.queue.push(this.now + m.tickMs, ev);
+        if (m.node === undefined || m.pausedUntil > this.now) return;
         m.node.tick();
         m.drive();
         return;
@@ -240,6 +240,7 @@ export class Cluster implements MemberHost {
         const from = this.members.get(msg.from);
         if (to?.node === undefined || to.removed || to.incarnation !== ev.toInc) return;
         if (from === undefined || from.incarnation !== ev.fromInc) return;
+        if (this.deferWhilePaused(to, ev)) return;
         if (this.tracing) this.trace(`recv ${describeMessage(msg)}`);
         try {
           to.node.step(msg);
@@ -253,20 +254,20 @@ export class Cluster implements MemberHost {
       }
       case "disk": {
         const m = this.members.get(ev.id);
-        if (m === undefined || m.generation !== ev.generation) return;
+        if (m === undefined || m.generation !== ev.generation || this.deferWhilePaused(m, ev)) return;
         m.diskCompleted();
         return;
       }
       case "snap-status": {
         const m = this.members.get(ev.id);
-        if (m?.node === undefined || m.generation !== ev.generation) return;
+        if (m?.node === undefined || m.generation !== ev.generation || this.deferWhilePaused(m, ev)) return;
         m.node.reportSnapshot(ev.to, ev.ok);
         m.drive();
         return;
       }
       case "unreachable": {
         const m = this.members.get(ev.id);
-        if (m?.node === undefined || m.generation !== ev.generation) return;
+        if (m?.node === undefined || m.generation !== ev.generation || this.deferWhilePaused(m, ev)) return;
         m.node.reportUnreachable(ev.to);
         m.drive();
         return;
@@ -276,6 +277,21 @@ export class Cluster implements MemberHost {
         ev.run();
         return;
     }
+  }
+
+  /** A paused (frozen) process handles nothing until it resumes: requeue the event for then. */
+  private deferWhilePaused(m: Member, ev: SimEvent): boolean {
+    if (m.pausedUntil <= this.now) return false;
+    this.queue.push(m.pausedUntil, ev);
+    return true;
+  }
+
+  /** Freeze a member's process (a long GC or VM pause): no ticks, no message handling. */
+  pause(id: NodeId, ms: number): void {
+    const m = this.members.get(id);
+    if (m?.node === undefined) return;
+    this.trace(`pause ${id} for ${ms} ms`);
+    m.pausedUntil = Math.max(m.pausedUntil, this.now + ms);
   }
 
   /** Run `fn` at virtual time `at` (as one step). */
@@ -325,7 +341,7 @@ export class Cluster implements MemberHost {
 
   private guard(id: NodeId, what: string, fn: (m: Member) => void): boolean {
     const m = this.members.get(id);
-    if (m?.node === undefined || m.removed) return false;
+    if (m?.node === undefined || m.removed || m.pausedUntil > this.now) return false;
     try {
       fn(m);
     } catch (err) {
@@ -354,7 +370,7 @@ export class Cluster implements MemberHost {
   /** Issue a linearizable read of `key` on member `id` (ReadIndex). */
   read(id: NodeId, key: string): string | undefined {
     const m = this.members.get(id);
-    if (m?.node === undefined || m.removed) return undefined;
+    if (m?.node === undefined || m.removed || m.pausedUntil > this.now) return undefined;
     const readId = `r${this.nextReadId++}`;
     const ctx = new TextEncoder().encode(readId);
     this.stats.reads++;

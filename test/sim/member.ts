@@ -79,6 +79,10 @@ export class Member {
   confState: ConfState;
   /** [min, max] virtual ms a Ready's persistence takes; [0, 0] = synchronous. */
   diskDelay: [number, number] = [0, 0];
+  /** Virtual ms between ticks of this member's clock (skewed clocks tick at other rates). */
+  tickMs = 10;
+  /** The process is frozen until this virtual time (GC / VM pause). */
+  pausedUntil = 0;
   /** Removed from the cluster: never restarted, traffic dropped. */
   removed = false;
   private pending: PendingReady | undefined;
@@ -152,6 +156,7 @@ export class Member {
   /** Crash: lose everything not persisted (the unstable log, a Ready whose write is pending). */
   crash(): void {
     this.node = undefined;
+    this.pausedUntil = 0;
     this.pending = undefined;
     for (const r of this.reads.values()) this.host.checker.readAbandoned(r.readId);
     this.reads.clear();

@@ -19,6 +19,8 @@ export interface SeedOptions {
   binding: RaftBinding;
   trace?: (line: string) => void;
   unsafeRuleBreaks?: MemberTuning["unsafeRuleBreaks"];
+  /** Called with the cluster after the run (debugging, tests). */
+  inspect?: (cluster: Cluster) => void;
 }
 
 export interface SeedResult {
@@ -61,6 +63,7 @@ export function runSeed(opts: SeedOptions): SeedResult {
   while (faultSteps < opts.steps && cluster.step()) faultSteps++;
   chaos.stop();
   checkLiveness(cluster, tuning);
+  opts.inspect?.(cluster);
   return {
     seed: opts.seed,
     members: size,
@@ -122,7 +125,7 @@ class Chaos {
   private fault(): void {
     const c = this.cluster;
     const rng = this.rng;
-    const r = rng.int(100);
+    const r = rng.int(105);
     const active = c.activeMembers().map((m) => m.id);
     const up = this.upIds();
     if (r < 12) {
@@ -162,7 +165,7 @@ class Chaos {
             loss: rng.pick([0, 0.05, 0.2]),
             duplicate: rng.pick([0, 0.05, 0.2]),
             minDelay: 1,
-            maxDelay: rng.pick([5, 20, 60]),
+            maxDelay: rng.pick([5, 20, 60, 300]),
           }
         : { ...CALM };
       c.trace(`network ${JSON.stringify(c.network.conditions)}`);
@@ -176,8 +179,10 @@ class Chaos {
       const lead = c.leader();
       const voters = c.config.voters.filter((v) => v !== lead?.id);
       if (lead !== undefined && voters.length > 0) c.transferLeadership(lead.id, rng.pick(voters));
-    } else {
+    } else if (r < 100) {
       if (up.length > 0) c.campaign(rng.pick(up));
+    } else if (r < 105) {
+      if (up.length > 0) c.pause(rng.pick(up), rng.pick([50, 150, 400]));
     }
   }
 
@@ -216,6 +221,7 @@ function checkLiveness(cluster: Cluster, tuning: MemberTuning): void {
   c.network.filter = undefined;
   for (const m of c.activeMembers()) {
     m.diskDelay = [0, 0];
+    m.pausedUntil = 0;
     if (!m.up) c.restart(m.id);
   }
   const timeout = tuning.electionTick * TICK_MS * 2;
