@@ -25,6 +25,10 @@ export const META = {
   currentRevision: new TextEncoder().encode("currentRevision"),
   compactRevision: new TextEncoder().encode("compactRevision"),
   appliedIndex: new TextEncoder().encode("appliedIndex"),
+  /** How far physical compaction has gone (< compactRevision while a compaction is pending). */
+  compactPhysical: new TextEncoder().encode("compactPhysical"),
+  /** Where the pending physical compaction continues (a revisions-table key). */
+  compactCursor: new TextEncoder().encode("compactCursor"),
 } as const;
 
 export enum ChangeKind {

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, test } from "node:test";
 import { Errors } from "./errors.js";
 import { MvccStore, type LeaseRegistry, type MvccStoreOptions } from "./store.js";
+import { MemoryBackend } from "./memory-backend.js";
 import { TABLES } from "./schema.js";
 import { BACKEND_KINDS, dec, enc, type TestBackend } from "./test-backends.js";
 import {
@@ -438,7 +439,19 @@ for (const kind of BACKEND_KINDS) {
       test("compaction removes superseded changes and tombstones, keeps what later reads need", () => {
         const rows = () => Array.from(t.backend.table(TABLES.revisions).range(undefined, undefined)).length;
         assert.equal(rows(), 7);
-        s.compact(8); // drops a@2 (superseded by a@5), d@7 and its tombstone d@8
+        s.compact(8); // will drop a@2 (superseded by a@5), d@7 and its tombstone d@8
+        assert.ok(s.compactionPending());
+        assert.equal(rows(), 7, "physical compaction waits for compactionStep");
+        assert.deepEqual(keysOf(s.range({ key: ZERO, rangeEnd: ZERO, revision: 8 }).kvs), [
+          "a",
+          "ab",
+          "b",
+          "c",
+        ]);
+        let steps = 0;
+        while (s.compactionStep(2)) steps++;
+        assert.equal(steps, 3); // 7 changes, 2 per step: 4 steps, the last reports done
+        assert.ok(!s.compactionPending());
         assert.equal(rows(), 4);
         assert.deepEqual(keysOf(s.range({ key: ZERO, rangeEnd: ZERO, revision: 8 }).kvs), [
           "a",
@@ -448,8 +461,43 @@ for (const kind of BACKEND_KINDS) {
         ]);
         s.put({ key: enc("b"), value: enc("new") });
         s.compact(9); // drops b@3
+        s.finishCompaction();
         assert.equal(rows(), 4);
         assert.equal(Array.from(t.backend.table(TABLES.history).range(undefined, undefined)).length, 4);
+      });
+
+      test("a pending compaction survives a restart, is finished by the next compact, and by hashing", async () => {
+        const full = MvccStore.open(new MemoryBackend());
+        for (const [k, v] of [
+          ["a", "1"],
+          ["b", "2"],
+          ["c", "3"],
+          ["a", "4"],
+          ["ab", "5"],
+          ["d", "6"],
+        ] as const) {
+          full.put({ key: enc(k), value: enc(v) });
+        }
+        full.deleteRange({ key: enc("d") });
+        full.compact(8);
+        s.compact(8);
+        assert.ok(s.compactionStep(3));
+        await t.reopen();
+        open();
+        assert.ok(s.compactionPending());
+        assert.deepEqual(s.hash(), full.hash()); // hash finishes the job first
+        assert.ok(!s.compactionPending());
+        s.put({ key: enc("x"), value: enc("1") });
+        s.compact(9);
+        assert.ok(s.compactionPending());
+        s.put({ key: enc("x"), value: enc("2") });
+        s.compact(10); // finishes the job for 9 first
+        await s.compactInBackground(1);
+        full.put({ key: enc("x"), value: enc("1") });
+        full.compact(9);
+        full.put({ key: enc("x"), value: enc("2") });
+        full.compact(10);
+        assert.deepEqual(s.hashKV(0), full.hashKV(0));
       });
 
       test("HashKV(rev) ignores later writes, fails for compacted and future revisions; Hash changes with data", () => {

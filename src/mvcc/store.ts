@@ -6,7 +6,7 @@
 
 import type { Backend, BackendTable } from "./backend.js";
 import { decodeChange } from "./codec.js";
-import { compactTables } from "./compaction.js";
+import { compactChunk } from "./compaction.js";
 import { evaluateCompare } from "./compare.js";
 import { Crc32c } from "./crc32c.js";
 import { Errors } from "./errors.js";
@@ -199,11 +199,54 @@ export class MvccStore {
         if (revision > this.currentRevision()) throw Errors.futureRevision();
       },
       () => {
-        compactTables(this.backend, this.compactRevision(), revision);
+        // Logical now; physical in steps (compactionStep). Finish an earlier job first.
+        while (this.compactionStep()) {
+          /* continue */
+        }
         this.meta.put(META.compactRevision, metaValue(revision));
         return { header: { revision: this.currentRevision() } };
       },
     );
+  }
+
+  /** True while a compaction is decided but not yet physically applied to the backend. */
+  compactionPending(): boolean {
+    return readMetaValue(this.meta.get(META.compactPhysical)) < this.compactRevision();
+  }
+
+  /**
+   * Applies the next part (at most maxChanges change records) of a pending compaction in its
+   * own write transaction. Returns true if more remains. Reads are correct at any point; the
+   * server calls this between other work until it returns false (or uses compactInBackground).
+   */
+  compactionStep(maxChanges = 4096): boolean {
+    return this.backend.writeTxn(() => {
+      const target = this.compactRevision();
+      const previous = readMetaValue(this.meta.get(META.compactPhysical));
+      if (previous >= target) return false;
+      const from = this.meta.get(META.compactCursor) ?? revisionStart(previous + 1);
+      const next = compactChunk(this.backend, previous, target, from, maxChanges);
+      if (next !== undefined) {
+        this.meta.put(META.compactCursor, next);
+        return true;
+      }
+      this.meta.del(META.compactCursor);
+      this.meta.put(META.compactPhysical, metaValue(target));
+      return false;
+    });
+  }
+
+  /** Runs a pending compaction to the end, one step per event-loop turn. */
+  async compactInBackground(maxChangesPerStep = 4096): Promise<void> {
+    while (this.compactionStep(maxChangesPerStep))
+      await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+
+  /** Runs a pending compaction to the end now (Compact with physical=true; before hashing). */
+  finishCompaction(): void {
+    while (this.compactionStep()) {
+      /* continue */
+    }
   }
 
   /**
@@ -212,6 +255,7 @@ export class MvccStore {
    * as 8-byte big-endian numbers. Equal on members that applied the same entries.
    */
   hash(): HashResult {
+    this.finishCompaction();
     const crc = new Crc32c();
     for (const name of [TABLES.latest, TABLES.history, TABLES.revisions, TABLES.keysByLease]) {
       for (const { key, value } of this.backend.table(name).range(undefined, undefined))
@@ -231,6 +275,7 @@ export class MvccStore {
     const compactRevision = this.compactRevision();
     if (rev > 0 && rev <= compactRevision) throw Errors.compacted();
     if (rev > current) throw Errors.futureRevision();
+    this.finishCompaction();
     const upTo = rev > 0 ? rev : current;
     const crc = new Crc32c();
     for (const { key, value } of this.revisions.range(undefined, revisionStart(upTo + 1)))
