@@ -11,6 +11,7 @@ export type ViolationKind =
   | "leader-completeness"
   | "state-machine-safety"
   | "apply-uncommitted"
+  | "apply-out-of-order"
   | "commit-decreased"
   | "stale-read"
   | "liveness"

@@ -257,7 +257,14 @@ export class Member {
   }
 
   private applyEntry(e: Entry, commit: number): void {
-    if (e.index <= this.applied) return;
+    if (e.index !== this.applied + 1) {
+      // Raft must hand out committed entries exactly once, in order, with no gaps.
+      this.host.checker.report(
+        "apply-out-of-order",
+        `${this.processKey} was given entry ${e.index} to apply after applying ${this.applied}`,
+      );
+      if (e.index <= this.applied) return;
+    }
     const cmd = e.type === EntryType.Normal ? decodeSet(e.data) : undefined;
     if (this.host.checker.observeApply(this.processKey, e, commit, cmd?.key)) this.host.stats.committed++;
     this.applied = e.index;

@@ -831,7 +831,7 @@ export class ReferenceRaft implements RaftNodeApi {
       return true;
     }
     if (pr.next - 1 !== rejected) return false;
-    pr.next = Math.max(Math.min(rejected, hint + 1), 1);
+    pr.next = Math.max(Math.min(rejected, hint + 1), pr.match + 1);
     pr.probeSent = false;
     return true;
   }
