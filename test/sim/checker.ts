@@ -12,6 +12,7 @@ export type ViolationKind =
   | "state-machine-safety"
   | "apply-uncommitted"
   | "apply-out-of-order"
+  | "commit-without-quorum"
   | "commit-decreased"
   | "stale-read"
   | "liveness"

@@ -199,6 +199,18 @@ export class Cluster implements MemberHost {
     }
   }
 
+  durableCopies(index: number, term: number, voters: readonly NodeId[]): number {
+    let n = 0;
+    for (const id of voters) {
+      const m = this.members.get(id);
+      if (m === undefined) continue;
+      const disk = m.disk;
+      if (disk.firstIndex() - 1 >= index) n++;
+      else if (disk.lastIndex() >= index && disk.term(index) === term) n++;
+    }
+    return n;
+  }
+
   readDone(member: Member, readId: string, key: string, index: number): void {
     this.stats.readsDone++;
     if (this.tracing) this.trace(`read ${readId} on ${member.id} done: ${key} written at ${index}`);

@@ -3,7 +3,7 @@
 // documented order: persist -> send -> apply -> advance. A slow disk defers everything after
 // ready() until the persistence completes.
 
-import type { RaftConfig, RaftNodeApi } from "../../src/raft/api.js";
+import type { RaftConfig, RaftNodeApi, RaftStatus } from "../../src/raft/api.js";
 import { MemoryLogStorage } from "../../src/storage/memory-log-storage.js";
 import {
   ConfChangeType,
@@ -29,6 +29,8 @@ export interface MemberHost {
   scheduleDiskCompletion(member: Member, delay: number): void;
   /** A committed ConfChange entry was applied by `member`. */
   confChangeApplied(member: Member, cc: ConfChange, index: number): void;
+  /** How many of `voters` hold entry (index, term) on disk (or a snapshot covering it). */
+  durableCopies(index: number, term: number, voters: readonly NodeId[]): number;
   /** A read finished on `member`. */
   readDone(member: Member, readId: string, key: string, index: number): void;
   trace(line: string): void;
@@ -90,6 +92,11 @@ export class Member {
   private lastSnapshotIndex = 0;
   private commit = 0;
   private role: Role = "follower";
+  /** Leader term and commit at the previous Ready, to find what this leader just committed. */
+  private leaderTerm = -1;
+  private leaderCommit = 0;
+  /** Every membership this member had since its previous Ready (conf changes apply in between). */
+  private configsSinceReady: ConfState[] = [];
 
   constructor(
     readonly id: NodeId,
@@ -189,6 +196,7 @@ export class Member {
       this.role = st.role;
       if (this.host.checker.observeRole(this.id, st.role, st.hardState.term)) this.host.stats.elections++;
       this.host.checker.observeMemoryCommit(this.processKey, this.diskKey, st.hardState.commit);
+      this.checkCommitDurability(rd, st);
       const p: PendingReady = { rd, role: st.role, term: st.hardState.term, commit: st.hardState.commit };
       const needsDisk = rd.entries.length > 0 || rd.hardState !== undefined || rd.snapshot !== undefined;
       const [lo, hi] = this.diskDelay;
@@ -198,6 +206,38 @@ export class Member {
         return;
       }
       this.finish(p);
+    }
+  }
+
+  /**
+   * On a leader whose commit index moved since its previous Ready in the same term: every newly
+   * committed entry must be durable on a majority of the voters of the membership it was
+   * committed under (one of the memberships the leader had since that Ready).
+   */
+  private checkCommitDurability(rd: Ready, st: RaftStatus): void {
+    const configs = [...this.configsSinceReady, st.confState];
+    this.configsSinceReady = [cloneConf(st.confState)];
+    if (st.role !== "leader") {
+      this.leaderTerm = -1;
+      return;
+    }
+    const from = this.leaderTerm === st.hardState.term ? this.leaderCommit : st.hardState.commit;
+    this.leaderTerm = st.hardState.term;
+    this.leaderCommit = st.hardState.commit;
+    for (let i = from + 1; i <= st.hardState.commit; i++) {
+      const term =
+        rd.committedEntries.find((e) => e.index === i)?.term ??
+        (i >= this.disk.firstIndex() && i <= this.disk.lastIndex() ? this.disk.term(i) : undefined);
+      if (term === undefined) continue;
+      const ok = configs.some(
+        (c) => this.host.durableCopies(i, term, c.voters) >= Math.floor(c.voters.length / 2) + 1,
+      );
+      if (!ok) {
+        this.host.checker.report(
+          "commit-without-quorum",
+          `leader ${this.processKey} committed index ${i} (term ${term}) held durably by fewer than a majority of voters`,
+        );
+      }
     }
   }
 
@@ -273,6 +313,7 @@ export class Member {
     } else if (e.type === EntryType.ConfChange) {
       const cc = this.binding.decodeConfChange(e.data);
       this.confState = this.node!.applyConfChange(cc);
+      this.configsSinceReady.push(cloneConf(this.confState));
       this.host.confChangeApplied(this, cc, e.index);
       // A member joining with an empty log must get its membership from a snapshot, never by
       // replaying the log from index 1 (the bootstrap membership is not in the log).
