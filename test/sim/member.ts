@@ -157,6 +157,8 @@ export class Member {
       unsafeRuleBreaks: t.unsafeRuleBreaks,
     });
     this.commit = this.disk.initialState().hardState.commit;
+    this.leaderTerm = -1;
+    this.configsSinceReady = [];
     this.host.checker.observeMemoryCommit(this.processKey, this.diskKey, this.node.status().hardState.commit);
   }
 
