@@ -198,6 +198,22 @@ describe("log replication", () => {
   });
 });
 
+describe("unreachable peers", () => {
+  test("reportUnreachable moves a replicating follower back to probe (one message at a time)", () => {
+    const r = new Router(["a", "b", "c"]);
+    r.elect("a");
+    assert.equal(r.node("a").status().progress!.get("b")!.state, "replicate");
+    r.node("a").reportUnreachable("b");
+    assert.equal(r.node("a").status().progress!.get("b")!.state, "probe");
+    r.node("a").propose(enc("x"));
+    r.node("a").propose(enc("y"));
+    const toB = r.flushReadys().filter((m) => m.to === "b" && isApp(m));
+    const toC = r.queue.filter((m) => m.to === "c" && isApp(m));
+    assert.equal(toB.length, 1, "probe: one message");
+    assert.equal(toC.length, 2, "replicate: pipelined");
+  });
+});
+
 describe("restart from storage", () => {
   test("a restarted member recovers term, vote, commit and log, and re-delivers entries after `applied`", () => {
     const r = new Router(["a", "b", "c"]);
