@@ -22,4 +22,25 @@ describe("raft smoke", () => {
     r.tickAll(25);
     assert.equal(r.leaders().length, 1);
   });
+
+  test("determinism: the same inputs (including the random source) give the same Readys", () => {
+    const trace = (): string[] => {
+      const r = new Router(["a", "b", "c"]);
+      const out: string[] = [];
+      r.filter = (m) => {
+        out.push(
+          `${m.type} ${m.from}>${m.to} t${m.term} i${m.index} c${m.commit} n${m.entries.length} ${m.reject}`,
+        );
+        return true;
+      };
+      r.tickAll(25);
+      const leader = r.leaders()[0]!;
+      for (let i = 0; i < 10; i++) r.node(leader).propose(enc(`v${i}`));
+      r.tickAll(5);
+      return out;
+    };
+    const first = trace();
+    assert.ok(first.length > 50);
+    assert.deepEqual(trace(), first);
+  });
 });
