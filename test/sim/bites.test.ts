@@ -14,6 +14,9 @@ import { runSeed } from "./scenario.js";
 
 const ELECTION_MS = 10 * TICK_MS * 2;
 
+/** The trace of each scripted cluster, shown when a scenario does not go as planned. */
+const traces = new WeakMap<Cluster, string[]>();
+
 function scripted(n: number, breaks: UnsafeRuleBreak[], over: Partial<MemberTuning> = {}): Cluster {
   const ids = Array.from({ length: n }, (_, i) => `n${i + 1}`);
   const tuning: MemberTuning = {
@@ -30,7 +33,7 @@ function scripted(n: number, breaks: UnsafeRuleBreak[], over: Partial<MemberTuni
   };
   const trace: string[] = [];
   const c = new Cluster({ seed: 1, ids, tuning, binding: rawNodeBinding, trace: (l) => trace.push(l) });
-  (c as Cluster & { log: string[] }).log = trace;
+  traces.set(c, trace);
   return c;
 }
 
@@ -40,7 +43,7 @@ function kinds(c: Cluster): string[] {
 }
 
 function explain(c: Cluster): string {
-  const log = (c as Cluster & { log?: string[] }).log ?? [];
+  const log = traces.get(c) ?? [];
   return `violations: ${JSON.stringify(c.checker.violations)}\ntrace tail:\n${log.slice(-80).join("\n")}`;
 }
 
