@@ -285,7 +285,6 @@ export class Cluster implements MemberHost {
         return;
       }
       case "action":
-        this.trace(`action ${ev.name}`);
         ev.run();
         return;
     }

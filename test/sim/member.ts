@@ -196,6 +196,11 @@ export class Member {
       const rd = node.ready();
       const st = node.status();
       this.role = st.role;
+      if (rd.softState !== undefined) {
+        this.host.trace(
+          `${this.id} is ${st.role} in term ${st.hardState.term} (leader: ${st.lead || "none"})`,
+        );
+      }
       if (this.host.checker.observeRole(this.id, st.role, st.hardState.term)) this.host.stats.elections++;
       this.host.checker.observeMemoryCommit(this.processKey, this.diskKey, st.hardState.commit);
       this.checkCommitDurability(rd, st);
