@@ -39,8 +39,9 @@ export function evaluateRange(reader: KvReader, req: RangeRequest, at: ReadPoint
     sortOrder !== SortOrder.NONE || minMod !== 0 || maxMod !== 0 || minCreate !== 0 || maxCreate !== 0;
   // Like etcd: fetch one beyond the limit to know whether there is more.
   const keep = req.countOnly === true ? 0 : fetchAll || limit === 0 ? Infinity : limit + 1;
-  // Filters and sorting need the fields but not the values; keys_only never needs values.
-  const keysOnly = req.keysOnly === true;
+  // keys_only skips reading values, unless they are sorted on first (etcd blanks them last).
+  const sortsByValue = req.sortTarget === SortTarget.VALUE;
+  const keysOnly = req.keysOnly === true && !sortsByValue;
 
   let count = 0;
   let kvs: KeyValue[] = [];
@@ -72,6 +73,8 @@ export function evaluateRange(reader: KvReader, req: RangeRequest, at: ReadPoint
   if (minCreate !== 0) kvs = kvs.filter((kv) => kv.createRevision >= minCreate);
 
   sortKvs(kvs, req.sortTarget ?? SortTarget.KEY, sortOrder);
+
+  if (req.keysOnly === true && sortsByValue) kvs = kvs.map((kv) => ({ ...kv, value: new Uint8Array(0) }));
 
   let more = false;
   if (limit > 0 && kvs.length > limit) {

@@ -169,6 +169,32 @@ for (const kind of BACKEND_KINDS) {
         assert.deepEqual([keysOf(top.kvs), top.more, top.count], [["ab"], true, 4]);
       });
 
+      test("like etcd 3.4: a non-key target with order NONE sorts only the limit + 1 keys fetched", () => {
+        // key order: a(mod 5) ab(6) b(3) c(4); limit 1 fetches a, ab and sorts those by mod
+        const r = s.range({ key: enc("a"), rangeEnd: ZERO, sortTarget: SortTarget.MOD, limit: 1 });
+        assert.deepEqual([keysOf(r.kvs), r.more], [["a"], true]);
+        const asc = s.range({
+          key: enc("a"),
+          rangeEnd: ZERO,
+          sortTarget: SortTarget.MOD,
+          sortOrder: SortOrder.ASCEND,
+          limit: 1,
+        });
+        assert.deepEqual(keysOf(asc.kvs), ["b"]);
+      });
+
+      test("keys_only with sort by value sorts on the values, then drops them", () => {
+        const r = s.range({
+          key: enc("a"),
+          rangeEnd: ZERO,
+          keysOnly: true,
+          sortTarget: SortTarget.VALUE,
+          sortOrder: SortOrder.DESCEND,
+        });
+        assert.deepEqual(keysOf(r.kvs), ["ab", "a", "c", "b"]);
+        assert.ok(r.kvs.every((kv) => kv.value.length === 0));
+      });
+
       test("keys_only drops values; count_only returns only the count", () => {
         const k = s.range({ key: enc("a"), rangeEnd: ZERO, keysOnly: true });
         assert.deepEqual(keysOf(k.kvs), ["a", "ab", "b", "c"]);
