@@ -492,7 +492,7 @@ export class Raft {
       this.vote === m.from ||
       (this.vote === NONE && this.lead === NONE) ||
       (m.type === MessageType.PreVote && m.term > this.term) ||
-      (twoVotes && this.lead === NONE);
+      twoVotes;
     if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
       // The answer carries the candidate's term (for a pre-vote, the future term).
       this.send(makeMessage({ type: voteResponseType(m.type), to: m.from, term: m.term }));

@@ -113,13 +113,13 @@ export class RawNode implements RaftNodeApi {
   }
 
   hasReady(): boolean {
+    // Called on every loop turn: compares fields directly instead of building objects.
     const r = this.raft;
-    const soft = r.softState();
-    if (soft.lead !== this.prevSoftState.lead || soft.role !== this.prevSoftState.role) return true;
-    if (!sameHardState(r.hardState(), this.prevHardState)) return true;
-    if (r.log.unstable.nextSnapshot() !== undefined) return true;
+    if (r.lead !== this.prevSoftState.lead || r.role !== this.prevSoftState.role) return true;
+    const hs = this.prevHardState;
+    if (r.term !== hs.term || r.vote !== hs.vote || r.log.committed !== hs.commit) return true;
     if (r.msgs.length > 0 || r.readStates.length > 0) return true;
-    if (r.log.nextUnstableEntries().length > 0) return true;
+    if (r.log.unstable.nextSnapshot() !== undefined || r.log.unstable.hasNextEntries()) return true;
     return r.log.hasNextCommittedEntries(this.applyUncommitted);
   }
 

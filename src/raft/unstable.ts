@@ -42,6 +42,10 @@ export class Unstable {
     return start >= this.entries.length ? [] : this.entries.slice(start);
   }
 
+  hasNextEntries(): boolean {
+    return this.offsetInProgress < this.offset + this.entries.length;
+  }
+
   nextSnapshot(): Snapshot | undefined {
     return this.snapshotInProgress ? undefined : this.snapshot;
   }
@@ -81,7 +85,7 @@ export class Unstable {
   truncateAndAppend(ents: readonly Entry[]): void {
     const from = ents[0]!.index;
     if (from === this.offset + this.entries.length) {
-      this.entries = this.entries.concat(ents);
+      for (const e of ents) this.entries.push(e); // the common case: no copy of the tail
     } else if (from <= this.offset) {
       // Replaces (part of) what is already in storage: the whole unstable tail starts over.
       this.offset = from;
