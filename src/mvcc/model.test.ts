@@ -579,6 +579,12 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: "restart" as const }) },
 );
 
+/** A few plain puts first, so ranges, sorts and filters see several keys. */
+const preloadArb: fc.Arbitrary<Step[]> = fc.array(
+  fc.record({ key: keyArb, value: valueArb }).map((req) => ({ kind: "put" as const, req })),
+  { minLength: 2, maxLength: 8 },
+);
+
 // ----- the property ------------------------------------------------------------------------
 
 const leases: LeaseRegistry = { exists: (id) => KNOWN_LEASES.has(id), attach: () => {}, detach: () => {} };
@@ -606,88 +612,96 @@ const replayPath = process.env.KVORUM_PATH;
 test(`MvccStore matches the reference model on both backends (KVORUM_SEED=${seed})`, async () => {
   console.log(`model test seed: KVORUM_SEED=${seed}`);
   await fc.assert(
-    fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 60, size: "max" }), async (steps) => {
-      const model = new Model();
-      const subjects: Subject[] = [];
-      for (const kind of BACKEND_KINDS) subjects.push(await openSubject(await kind.create(), kind.name));
-      let raftIndex = 0;
-      try {
-        for (const step of steps) {
-          if (step.kind === "restart") {
-            for (let i = 0; i < subjects.length; i++) {
-              const s = subjects[i]!;
-              await s.t.reopen();
-              subjects[i] = await openSubject(s.t, s.name, s.seen);
+    fc.asyncProperty(
+      fc.tuple(preloadArb, fc.array(stepArb, { minLength: 1, maxLength: 60, size: "max" })),
+      async ([preload, rest]) => {
+        const steps = [...preload, ...rest];
+        const model = new Model();
+        const subjects: Subject[] = [];
+        for (const kind of BACKEND_KINDS) subjects.push(await openSubject(await kind.create(), kind.name));
+        let raftIndex = 0;
+        try {
+          for (const step of steps) {
+            if (step.kind === "restart") {
+              for (let i = 0; i < subjects.length; i++) {
+                const s = subjects[i]!;
+                await s.t.reopen();
+                subjects[i] = await openSubject(s.t, s.name, s.seen);
+              }
+              continue;
             }
-            continue;
-          }
-          if (step.kind === "compactionStep") {
-            // Physical compaction progress must be invisible: later steps compare as usual.
-            for (const s of subjects) s.store.compactionStep(step.max);
-            continue;
-          }
-          if (step.kind === "replay" && model.applied === 0) continue;
-          const idx = step.kind === "replay" ? model.applied : ++raftIndex;
-          const run = (on: MvccStore | Model): unknown => {
-            switch (step.kind) {
-              case "put":
-                return outcome(() => on.put(step.req, idx));
-              case "delete":
-                return outcome(() => on.deleteRange(step.req, idx));
-              case "txn":
-                return outcome(() => on.txn(step.req, idx));
-              case "compact":
-                return outcome(() => on.compact(step.rev, idx));
-              case "replay": // an already applied index must be skipped
-                return outcome(() => {
-                  const r = on.put({ key: new Uint8Array([0x61]), value: new Uint8Array([0x52]) }, idx);
-                  return on instanceof Model ? r : "skipped";
-                });
-              case "range":
-                return outcome(() => (on instanceof Model ? on.range(step.req, on.rev) : on.range(step.req)));
-              case "readEvents":
-                return outcome(() => on.readEvents(step.from, step.to, step.max));
-              case "valueBefore":
-                if (step.rev - 1 < model.compacted) return "skip";
-                return outcome(() =>
-                  on instanceof Model
-                    ? (on.at(k2s(step.key), step.rev - 1) ?? null)
-                    : (on.valueBefore(step.key, step.rev) ?? null),
-                );
+            if (step.kind === "compactionStep") {
+              // Physical compaction progress must be invisible: later steps compare as usual.
+              for (const s of subjects) s.store.compactionStep(step.max);
+              continue;
             }
-          };
-          const expected = run(model);
+            if (step.kind === "replay" && model.applied === 0) continue;
+            const idx = step.kind === "replay" ? model.applied : ++raftIndex;
+            const run = (on: MvccStore | Model): unknown => {
+              switch (step.kind) {
+                case "put":
+                  return outcome(() => on.put(step.req, idx));
+                case "delete":
+                  return outcome(() => on.deleteRange(step.req, idx));
+                case "txn":
+                  return outcome(() => on.txn(step.req, idx));
+                case "compact":
+                  return outcome(() => on.compact(step.rev, idx));
+                case "replay": // an already applied index must be skipped
+                  return outcome(() => {
+                    const r = on.put({ key: new Uint8Array([0x61]), value: new Uint8Array([0x52]) }, idx);
+                    return on instanceof Model ? r : "skipped";
+                  });
+                case "range":
+                  return outcome(() =>
+                    on instanceof Model ? on.range(step.req, on.rev) : on.range(step.req),
+                  );
+                case "readEvents":
+                  return outcome(() => on.readEvents(step.from, step.to, step.max));
+                case "valueBefore":
+                  if (step.rev - 1 < model.compacted) return "skip";
+                  return outcome(() =>
+                    on instanceof Model
+                      ? (on.at(k2s(step.key), step.rev - 1) ?? null)
+                      : (on.valueBefore(step.key, step.rev) ?? null),
+                  );
+              }
+            };
+            const expected = run(model);
+            for (const s of subjects) {
+              assert.deepStrictEqual(run(s.store), expected, `${s.name}: ${JSON.stringify(step, replacer)}`);
+              assert.equal(s.store.currentRevision(), model.rev, `${s.name} revision`);
+              assert.equal(s.store.compactRevision(), model.compacted, `${s.name} compact revision`);
+              assert.equal(s.store.appliedIndex(), model.applied, `${s.name} applied index`);
+            }
+          }
+          // Every committed revision was announced once, in order, with the model's events.
+          const announced = [...model.events.entries()].map(([rev, evs]) => [rev, norm(evs)]);
+          for (const s of subjects) assert.deepStrictEqual(s.seen, announced, `${s.name} listener events`);
+          // Both backends hold byte-identical state.
+          const [a, b] = subjects;
+          assert.deepStrictEqual(a!.store.hash(), b!.store.hash());
+          assert.deepStrictEqual(a!.store.hashKV(0), b!.store.hashKV(0));
+          // The on-disk lease index lists exactly the live keys that have a lease.
+          const leased = model
+            .keysAt({ start: "\u0000", end: null, single: false }, model.rev)
+            .filter((kv) => kv.lease !== 0n)
+            .map((kv) => [kv.lease, kv.key] as const)
+            .sort((x, y) =>
+              x[0] !== y[0] ? (x[0] < y[0] ? -1 : 1) : x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0,
+            );
           for (const s of subjects) {
-            assert.deepStrictEqual(run(s.store), expected, `${s.name}: ${JSON.stringify(step, replacer)}`);
-            assert.equal(s.store.currentRevision(), model.rev, `${s.name} revision`);
-            assert.equal(s.store.compactRevision(), model.compacted, `${s.name} compact revision`);
-            assert.equal(s.store.appliedIndex(), model.applied, `${s.name} applied index`);
+            assert.deepStrictEqual(
+              [...s.store.leasedKeys()].map(([l, k]) => [l, k2s(k)]),
+              leased.map(([l, k]) => [l, k]),
+              `${s.name} lease index`,
+            );
           }
+        } finally {
+          for (const s of subjects) await s.t.cleanup();
         }
-        // Every committed revision was announced once, in order, with the model's events.
-        const announced = [...model.events.entries()].map(([rev, evs]) => [rev, norm(evs)]);
-        for (const s of subjects) assert.deepStrictEqual(s.seen, announced, `${s.name} listener events`);
-        // Both backends hold byte-identical state.
-        const [a, b] = subjects;
-        assert.deepStrictEqual(a!.store.hash(), b!.store.hash());
-        assert.deepStrictEqual(a!.store.hashKV(0), b!.store.hashKV(0));
-        // The on-disk lease index lists exactly the live keys that have a lease.
-        const leased = model
-          .keysAt({ start: "\u0000", end: null, single: false }, model.rev)
-          .filter((kv) => kv.lease !== 0n)
-          .map((kv) => [kv.lease, kv.key] as const)
-          .sort((x, y) => (x[0] !== y[0] ? (x[0] < y[0] ? -1 : 1) : x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0));
-        for (const s of subjects) {
-          assert.deepStrictEqual(
-            [...s.store.leasedKeys()].map(([l, k]) => [l, k2s(k)]),
-            leased.map(([l, k]) => [l, k]),
-            `${s.name} lease index`,
-          );
-        }
-      } finally {
-        for (const s of subjects) await s.t.cleanup();
-      }
-    }),
+      },
+    ),
     {
       seed,
       numRuns: Number(process.env.KVORUM_RUNS ?? 60),
