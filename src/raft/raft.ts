@@ -4,7 +4,7 @@
 // `msgs` and read answers in `readStates`; RawNode turns them into Ready.
 
 import type { ProgressStatus, RaftConfig, RaftLogger, UnsafeRuleBreak } from "./api.js";
-import { decodeConfChange } from "./confchange.js";
+import { Membership } from "./membership.js";
 import { ProposalDroppedError, RaftError, SnapshotTemporarilyUnavailableError } from "./errors.js";
 import { RaftLog } from "./log.js";
 import { Progress } from "./progress.js";
@@ -72,10 +72,8 @@ export class Raft {
   role: Role = "follower";
   readonly log: RaftLog;
 
-  /** Progress of every member (voters and learners); the leader's replication state lives here. */
-  readonly prs = new Map<NodeId, Progress>();
-  voters: NodeId[] = [];
-  learners: NodeId[] = [];
+  /** Voters, learners and (on the leader) their replication progress. */
+  readonly conf: Membership;
 
   msgs: Message[] = [];
   readStates: ReadState[] = [];
@@ -130,8 +128,9 @@ export class Raft {
     this.breaks = new Set(config.unsafeRuleBreaks ?? []);
 
     this.log = new RaftLog(config.storage);
+    this.conf = new Membership(this.maxInflight);
     const { hardState, confState } = config.storage.initialState();
-    this.setConf(confState);
+    this.conf.reset(confState, this.log.lastIndex() + 1);
     this.term = hardState.term;
     this.vote = hardState.vote;
     const commit = Math.max(hardState.commit, this.log.committed);
@@ -166,48 +165,35 @@ export class Raft {
   }
 
   confState(): ConfState {
-    return { voters: [...this.voters], learners: [...this.learners] };
+    return this.conf.confState();
   }
 
   progressStatus(): Map<NodeId, ProgressStatus> {
-    const out = new Map<NodeId, ProgressStatus>();
-    for (const [id, pr] of this.prs) out.set(id, pr.status());
-    return out;
+    return this.conf.progressStatus();
   }
 
   /** A voter in its own configuration (learners and removed members never campaign). */
   promotable(): boolean {
-    return this.voters.includes(this.id);
+    return this.conf.isVoter(this.id);
   }
 
-  // ---- membership ---------------------------------------------------------------------------
-
-  private setConf(cs: ConfState): void {
-    this.prs.clear();
-    this.voters = [];
-    this.learners = [];
-    const next = this.log.lastIndex() + 1;
-    for (const id of cs.voters) {
-      this.voters.push(id);
-      this.prs.set(id, new Progress(next, this.maxInflight, false));
-    }
-    for (const id of cs.learners) {
-      if (this.prs.has(id)) continue;
-      this.learners.push(id);
-      this.prs.set(id, new Progress(next, this.maxInflight, true));
-    }
-  }
+  // ---- membership (effective when applied; see docs/adr/0002-raft-membership.md) ------------
 
   applyConfChange(cc: ConfChange): ConfState {
+    const next = this.log.lastIndex() + 1;
     switch (cc.type) {
       case ConfChangeType.AddNode:
-        this.addNode(cc.nodeId, false);
+      case ConfChangeType.AddLearnerNode: {
+        const outcome = this.conf.add(cc.nodeId, cc.type === ConfChangeType.AddLearnerNode, next);
+        if (outcome === "demotion-refused") {
+          this.logger.warn(`raft ${this.id}: ignoring demotion of voter ${cc.nodeId} to learner`);
+        } else if (outcome === "promoted" && this.role === "leader" && this.maybeCommit()) {
+          this.afterCommit(); // a promoted voter now counts for commit
+        }
         break;
-      case ConfChangeType.AddLearnerNode:
-        this.addNode(cc.nodeId, true);
-        break;
+      }
       case ConfChangeType.RemoveNode:
-        this.removeNode(cc.nodeId);
+        if (this.conf.remove(cc.nodeId)) this.afterRemoval(cc.nodeId);
         break;
       case ConfChangeType.UpdateNode:
         break;
@@ -215,34 +201,7 @@ export class Raft {
     return this.confState();
   }
 
-  private addNode(id: NodeId, asLearner: boolean): void {
-    const pr = this.prs.get(id);
-    if (pr === undefined) {
-      const np = new Progress(this.log.lastIndex() + 1, this.maxInflight, asLearner);
-      // A new member is presumed alive so that it gets a snapshot without waiting a round.
-      np.recentActive = true;
-      this.prs.set(id, np);
-      (asLearner ? this.learners : this.voters).push(id);
-      return;
-    }
-    if (asLearner && !pr.isLearner) {
-      this.logger.warn(`raft ${this.id}: ignoring demotion of voter ${id} to learner`);
-      return;
-    }
-    if (!asLearner && pr.isLearner) {
-      pr.isLearner = false;
-      this.learners = this.learners.filter((x) => x !== id);
-      this.voters.push(id);
-      // A promoted voter now counts for commit.
-      if (this.role === "leader" && this.maybeCommit()) this.afterCommit();
-    }
-  }
-
-  private removeNode(id: NodeId): void {
-    if (!this.prs.has(id)) return;
-    this.prs.delete(id);
-    this.voters = this.voters.filter((x) => x !== id);
-    this.learners = this.learners.filter((x) => x !== id);
+  private afterRemoval(id: NodeId): void {
     if (this.role !== "leader") return;
     if (id === this.id) {
       this.logger.info(`raft ${this.id}: removed from the configuration, stepping down`);
@@ -251,7 +210,7 @@ export class Raft {
     }
     if (this.leadTransferee === id) this.abortLeaderTransfer();
     // Fewer voters may mean a smaller quorum.
-    if (this.voters.length > 0 && this.maybeCommit()) this.afterCommit();
+    if (this.conf.voters.length > 0 && this.maybeCommit()) this.afterCommit();
   }
 
   // ---- role transitions ---------------------------------------------------------------------
@@ -267,12 +226,7 @@ export class Raft {
     this.randomizedElectionTimeout = this.electionTimeout + Math.floor(this.random() * this.electionTimeout);
     this.abortLeaderTransfer();
     this.votes = new Map();
-    const next = this.log.lastIndex() + 1;
-    for (const [id, old] of this.prs) {
-      const pr = new Progress(next, this.maxInflight, old.isLearner);
-      if (id === this.id) pr.match = this.log.lastStableIndex();
-      this.prs.set(id, pr);
-    }
+    this.conf.resetProgress(this.log.lastIndex() + 1, this.id, this.log.lastStableIndex());
     this.pendingConfIndex = 0;
     this.uncommittedSize = 0;
     this.readOnly = new ReadOnlyQueue();
@@ -306,7 +260,7 @@ export class Raft {
     this.reset(this.term);
     this.lead = this.id;
     this.role = "leader";
-    const self = this.prs.get(this.id);
+    const self = this.conf.prs.get(this.id);
     if (self !== undefined) {
       self.becomeReplicate();
       self.match = this.log.lastStableIndex();
@@ -397,7 +351,7 @@ export class Raft {
       else this.becomeLeader();
       return;
     }
-    for (const id of this.voters) {
+    for (const id of this.conf.voters) {
       if (id === this.id) continue;
       this.send(
         makeMessage({
@@ -414,7 +368,7 @@ export class Raft {
 
   private poll(id: NodeId, granted: boolean): ReturnType<typeof voteOutcome> {
     if (!this.votes.has(id)) this.votes.set(id, granted);
-    return voteOutcome(this.voters, this.votes);
+    return voteOutcome(this.conf.voters, this.votes);
   }
 
   // ---- message entry point ------------------------------------------------------------------
@@ -528,7 +482,7 @@ export class Raft {
         break;
     }
 
-    const pr = this.prs.get(m.from);
+    const pr = this.conf.prs.get(m.from);
     if (pr === undefined) return;
     switch (m.type) {
       case MessageType.AppResp:
@@ -557,7 +511,7 @@ export class Raft {
 
   private leaderPropose(m: Message): void {
     if (m.entries.length === 0) throw new RaftError("raft: empty proposal");
-    if (!this.prs.has(this.id)) throw new ProposalDroppedError("this member was removed");
+    if (!this.conf.prs.has(this.id)) throw new ProposalDroppedError("this member was removed");
     if (this.leadTransferee !== NONE) throw new ProposalDroppedError("leadership transfer in progress");
     const entries = m.entries;
     let confIndex = 0;
@@ -584,20 +538,7 @@ export class Raft {
     if (!this.committedEntryInCurrentTerm()) {
       return "leader has not yet committed an entry in its term";
     }
-    let cc: ConfChange;
-    try {
-      cc = decodeConfChange(e.data);
-    } catch {
-      return "malformed configuration change";
-    }
-    const pr = this.prs.get(cc.nodeId);
-    if (cc.type === ConfChangeType.RemoveNode && this.voters.length === 1 && this.voters[0] === cc.nodeId) {
-      return "cannot remove the last voter";
-    }
-    if (cc.type === ConfChangeType.AddLearnerNode && pr !== undefined && !pr.isLearner) {
-      return "cannot demote a voter to a learner";
-    }
-    return undefined;
+    return this.conf.refusal(e);
   }
 
   private increaseUncommittedSize(ents: readonly Entry[]): boolean {
@@ -626,14 +567,14 @@ export class Raft {
   onPersisted(index: number, term: number): void {
     if (this.role !== "leader") return;
     if (this.log.term(index) !== term) return;
-    const self = this.prs.get(this.id);
+    const self = this.conf.prs.get(this.id);
     if (self === undefined) return;
     if (self.maybeUpdate(Math.min(index, this.log.lastStableIndex())) && this.maybeCommit())
       this.afterCommit();
   }
 
   private maybeCommit(): boolean {
-    const mci = quorumIndex(this.voters, (id) => this.prs.get(id)?.match ?? 0);
+    const mci = quorumIndex(this.conf.voters, (id) => this.conf.prs.get(id)?.match ?? 0);
     if (this.breaks.has("commit-previous-term-by-counting")) {
       // Rule break: commit whatever a quorum stores, whatever its term (Figure 8).
       if (mci > this.log.committed) {
@@ -701,7 +642,7 @@ export class Raft {
     if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
     if (this.readOnlyOption !== "safe" || m.context.length === 0) return;
     const acks = this.readOnly.recvAck(m.from, m.context);
-    if (acks === undefined || voteOutcome(this.voters, acks) !== "won") return;
+    if (acks === undefined || voteOutcome(this.conf.voters, acks) !== "won") return;
     for (const rs of this.readOnly.advance(m.context)) this.answerReadIndex(rs.req, rs.index);
   }
 
@@ -732,12 +673,12 @@ export class Raft {
 
   private quorumActive(): boolean {
     const active = new Map<NodeId, boolean>();
-    for (const id of this.voters) {
-      const pr = this.prs.get(id);
+    for (const id of this.conf.voters) {
+      const pr = this.conf.prs.get(id);
       if (id === this.id || pr?.recentActive === true) active.set(id, true);
     }
-    for (const [id, pr] of this.prs) if (id !== this.id) pr.recentActive = false;
-    return voteOutcome(this.voters, active) === "won";
+    for (const [id, pr] of this.conf.prs) if (id !== this.id) pr.recentActive = false;
+    return voteOutcome(this.conf.voters, active) === "won";
   }
 
   private leaderReadIndex(m: Message): void {
@@ -754,14 +695,14 @@ export class Raft {
   }
 
   private serveReadIndex(m: Message): void {
-    const singleVoter = this.voters.length === 1 && this.voters[0] === this.id;
+    const singleVoter = this.conf.voters.length === 1 && this.conf.voters[0] === this.id;
     if (singleVoter || this.readOnlyOption === "lease-based") {
       this.answerReadIndex(m, this.log.committed);
       return;
     }
     this.readOnly.add(this.log.committed, m);
     const acks = this.readOnly.recvAck(this.id, m.context);
-    if (acks !== undefined && voteOutcome(this.voters, acks) === "won") {
+    if (acks !== undefined && voteOutcome(this.conf.voters, acks) === "won") {
       for (const rs of this.readOnly.advance(m.context)) this.answerReadIndex(rs.req, rs.index);
       return;
     }
@@ -808,7 +749,7 @@ export class Raft {
 
   /** Send entries (or a snapshot) to `to` if its progress allows; returns whether a message went. */
   private maybeSendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
-    const pr = this.prs.get(to);
+    const pr = this.conf.prs.get(to);
     if (pr === undefined || to === this.id || pr.isPaused()) return false;
     const prevIndex = pr.next - 1;
     const prevTerm = this.log.term(prevIndex);
@@ -865,12 +806,12 @@ export class Raft {
   }
 
   private bcastAppend(): void {
-    for (const id of this.prs.keys()) if (id !== this.id) this.sendAppend(id);
+    for (const id of this.conf.prs.keys()) if (id !== this.id) this.sendAppend(id);
   }
 
   private bcastHeartbeat(ctx?: Uint8Array): void {
     const context = ctx ?? this.readOnly.lastContext() ?? EMPTY_CONTEXT;
-    for (const [id, pr] of this.prs) {
+    for (const [id, pr] of this.conf.prs) {
       if (id === this.id) continue;
       this.send(
         makeMessage({
@@ -1028,8 +969,8 @@ export class Raft {
       return false;
     }
     this.log.restore(s);
-    this.setConf(cs);
-    const self = this.prs.get(this.id);
+    this.conf.reset(cs, this.log.lastIndex() + 1);
+    const self = this.conf.prs.get(this.id);
     if (self !== undefined) self.match = this.log.lastIndex();
     return true;
   }

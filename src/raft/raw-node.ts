@@ -81,7 +81,7 @@ export class RawNode implements RaftNodeApi {
   step(m: Message): void {
     if (LOCAL_ONLY.has(m.type)) throw new RaftError(`raft: ${MessageType[m.type]} is a local message`);
     // Answers from members we do not know (removed ones) are stale.
-    if (RESPONSES.has(m.type) && !this.raft.prs.has(m.from)) return;
+    if (RESPONSES.has(m.type) && !this.raft.conf.prs.has(m.from)) return;
     try {
       this.raft.step(m);
     } catch (err) {
