@@ -126,6 +126,11 @@ export class Raft {
     this.random = config.random;
     this.logger = config.logger ?? silentLogger;
     this.breaks = new Set(config.unsafeRuleBreaks ?? []);
+    if (this.breaks.size > 0) {
+      this.logger.warn(
+        `raft ${this.id}: UNSAFE rule breaks enabled (tests only): ${[...this.breaks].join(", ")}`,
+      );
+    }
 
     this.log = new RaftLog(config.storage);
     this.conf = new Membership(this.maxInflight);
@@ -150,7 +155,7 @@ export class Raft {
     this.becomeFollower(this.term, NONE);
   }
 
-  breaks_(rule: UnsafeRuleBreak): boolean {
+  breaksRule(rule: UnsafeRuleBreak): boolean {
     return this.breaks.has(rule);
   }
 

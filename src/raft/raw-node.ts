@@ -42,7 +42,7 @@ export class RawNode implements RaftNodeApi {
     this.raft = new Raft(config);
     this.prevSoftState = this.raft.softState();
     this.prevHardState = this.raft.hardState();
-    this.applyUncommitted = this.raft.breaks_("apply-before-commit");
+    this.applyUncommitted = this.raft.breaksRule("apply-before-commit");
   }
 
   tick(): void {
