@@ -28,6 +28,7 @@ interface CliOptions {
   steps: number;
   raft: string;
   unsafe?: UnsafeRuleBreak[];
+  leaseReads?: boolean;
 }
 
 const RULE_BREAKS: UnsafeRuleBreak[] = [
@@ -65,6 +66,7 @@ const program = new Command()
     "break a Raft rule on purpose (repeatable) to watch the checkers bite",
     ruleBreak,
   )
+  .option("--lease-reads", "serve ReadIndex from the leader lease instead of a heartbeat round")
   .parse();
 
 const opts = program.opts<CliOptions>();
@@ -78,6 +80,7 @@ function replayCommand(seed: number): string {
     opts.steps !== DEFAULT_STEPS ? ` --steps ${opts.steps}` : "",
     opts.raft !== "rawnode" ? ` --raft ${opts.raft}` : "",
     ...(opts.unsafe ?? []).map((r) => ` --unsafe ${r}`),
+    opts.leaseReads === true ? " --lease-reads" : "",
   ].join("");
   return `npm run sim -- --seed ${seed}${extra}`;
 }
@@ -95,6 +98,7 @@ if (opts.seed !== undefined) {
     steps: opts.steps,
     binding,
     unsafeRuleBreaks: opts.unsafe,
+    leaseReads: opts.leaseReads,
     trace: (line) => process.stdout.write(`${line}\n`),
   });
   results.push(r);
@@ -108,6 +112,7 @@ if (opts.seed !== undefined) {
       steps: opts.steps,
       binding,
       unsafeRuleBreaks: opts.unsafe,
+      leaseReads: opts.leaseReads,
     });
     results.push(r);
     if (r.violationCount > 0) reportFailure(r);

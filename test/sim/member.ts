@@ -46,6 +46,8 @@ export interface MemberTuning {
   heartbeatTick: number;
   preVote: boolean;
   checkQuorum: boolean;
+  /** "safe" unless a run explores lease-based reads (--lease-reads). */
+  readOnlyOption?: RaftConfig["readOnlyOption"];
   maxSizePerMsg: number;
   maxInflightMsgs: number;
   /** Take an application snapshot every this many applied entries (0 = never). */
@@ -151,7 +153,7 @@ export class Member {
       maxInflightMsgs: t.maxInflightMsgs,
       checkQuorum: t.checkQuorum,
       preVote: t.preVote,
-      readOnlyOption: "safe",
+      readOnlyOption: t.readOnlyOption ?? "safe",
       disableProposalForwarding: false,
       random: this.random,
       unsafeRuleBreaks: t.unsafeRuleBreaks,

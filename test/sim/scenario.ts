@@ -19,6 +19,8 @@ export interface SeedOptions {
   binding: RaftBinding;
   trace?: (line: string) => void;
   unsafeRuleBreaks?: MemberTuning["unsafeRuleBreaks"];
+  /** Serve ReadIndex from the leader lease (needs check-quorum) instead of a heartbeat round. */
+  leaseReads?: boolean;
   /** Called with the cluster after the run (debugging, tests). */
   inspect?: (cluster: Cluster) => void;
 }
@@ -44,18 +46,19 @@ export function runSeed(opts: SeedOptions): SeedResult {
     electionTick: 10,
     heartbeatTick: rng.pick([1, 2, 3]),
     preVote: rng.chance(0.6),
-    checkQuorum: rng.chance(0.6),
+    checkQuorum: rng.chance(0.6) || opts.leaseReads === true,
     maxSizePerMsg: rng.pick([1, 256, 1 << 20]),
     maxInflightMsgs: rng.pick([1, 4, 256]),
     snapshotEvery: rng.pick([5, 10, 25, 60]),
     compactionLag: rng.pick([0, 2, 10]),
     unsafeRuleBreaks: opts.unsafeRuleBreaks,
+    readOnlyOption: opts.leaseReads === true ? "lease-based" : "safe",
   };
   // How stormy this seed is: a fault every 20..120 ms times this factor.
   const faultSpacing = rng.pick([1, 2, 5]);
   const cluster = new Cluster({ seed: opts.seed, ids, tuning, binding: opts.binding, trace: opts.trace });
   cluster.trace(
-    `seed ${opts.seed}: ${size} members, heartbeat ${tuning.heartbeatTick}, preVote ${tuning.preVote}, checkQuorum ${tuning.checkQuorum}, maxSizePerMsg ${tuning.maxSizePerMsg}, inflight ${tuning.maxInflightMsgs}, snapshot every ${tuning.snapshotEvery} lag ${tuning.compactionLag}, fault spacing x${faultSpacing}`,
+    `seed ${opts.seed}: ${size} members, heartbeat ${tuning.heartbeatTick}, preVote ${tuning.preVote}, checkQuorum ${tuning.checkQuorum}, reads ${tuning.readOnlyOption}, maxSizePerMsg ${tuning.maxSizePerMsg}, inflight ${tuning.maxInflightMsgs}, snapshot every ${tuning.snapshotEvery} lag ${tuning.compactionLag}, fault spacing x${faultSpacing}`,
   );
   const chaos = new Chaos(cluster, rng, size, faultSpacing);
   chaos.schedule();
