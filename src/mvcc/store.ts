@@ -8,7 +8,7 @@ import type { Backend, BackendTable } from "./backend.js";
 import { decodeChange } from "./codec.js";
 import { compactChunk } from "./compaction.js";
 import { evaluateCompare } from "./compare.js";
-import { Crc32c } from "./crc32c.js";
+import { Crc32c } from "../common/crc32c.js";
 import { Errors } from "./errors.js";
 import { checkReadRevision, evaluateRange, type ReadPoint } from "./range.js";
 import { KvReader } from "./reader.js";

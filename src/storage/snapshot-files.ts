@@ -4,7 +4,7 @@
 
 import { open, readdir, readFile, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { crc32c } from "./crc32c.js";
+import { crc32c } from "../common/crc32c.js";
 import { SnapshotCorruptionError } from "./errors.js";
 import { fsyncDir, hex16, writeFully } from "./fs-util.js";
 import type { Snapshot } from "../raft/types.js";

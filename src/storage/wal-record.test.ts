@@ -3,7 +3,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { crc32c } from "./crc32c.js";
+import { crc32c } from "../common/crc32c.js";
 import { decodeRecordAt, encodeRecords, RecordType, type WalRecord } from "./wal-record.js";
 import { EntryType } from "../raft/types.js";
 

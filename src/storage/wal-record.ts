@@ -3,7 +3,7 @@
 // with the previous record's CRC, so records chain: a stale record left over from an older segment
 // or an earlier write cannot validate in a new position. See docs/adr/0003-wal-format.md.
 
-import { crc32c } from "./crc32c.js";
+import { crc32c } from "../common/crc32c.js";
 import type { ConfState, Entry, EntryType, HardState } from "../raft/types.js";
 
 export const RECORD_HEADER_SIZE = 12;

@@ -1,5 +1,5 @@
-// CRC-32C (Castagnoli), table-driven with slicing-by-8. Used to checksum WAL records and snapshot
-// files. `crc32c(b, crc32c(a))` equals `crc32c(a ++ b)`, which is how WAL records chain.
+// CRC-32C (Castagnoli), table-driven with slicing-by-8. Checksums WAL records and snapshot files
+// and is the hash behind Hash/HashKV. `crc32c(b, crc32c(a))` equals `crc32c(a ++ b)` (WAL chaining).
 
 const POLY = 0x82f63b78;
 
@@ -54,4 +54,18 @@ export function crc32c(data: Uint8Array, prev = 0, start = 0, end = data.length)
   }
   while (i < end) c = T0[(c ^ data[i++]!) & 0xff]! ^ (c >>> 8);
   return ~c >>> 0;
+}
+
+/** Incremental CRC-32C: feed chunks to update(), read `value` at the end. */
+export class Crc32c {
+  private crc = 0;
+
+  update(data: Uint8Array): this {
+    this.crc = crc32c(data, this.crc);
+    return this;
+  }
+
+  get value(): number {
+    return this.crc;
+  }
 }
