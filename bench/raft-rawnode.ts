@@ -1,9 +1,9 @@
 // Throughput of the pure Raft core, without disk or network: how many entries per second a
 // 3-member in-memory cluster commits and applies, in batches (as group commit would hand them in),
 // and the cost of one propose -> ready -> advance round on a single member.
-// Run: node --import tsx src/raft/raw-node.bench.ts
+// Run: npm run bench:raft (or node --import tsx bench/raft-rawnode.ts)
 
-import { Router } from "./router.test-util.js";
+import { Router } from "../src/raft/router.test-util.js";
 
 function threeMembers(total: number, batch: number, size: number): number {
   const r = new Router(["a", "b", "c"], { maxSizePerMsg: 1 << 20, maxInflightMsgs: 256 });
