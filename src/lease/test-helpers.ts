@@ -1,10 +1,6 @@
 // Helpers shared by the lease tests: byte keys from strings, a lessor on a manual clock, and the
-// two MVCC backends (in memory; LMDB in a temp dir that cleanup() removes) behind one factory.
+// two MVCC backends (re-exported from the MVCC test support).
 
-import fs from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
-import { MemoryBackend, openLmdbBackend, type Backend } from "../mvcc/index.js";
 import { ManualClock } from "./clock.js";
 import { MemoryLeaseStore, type LeaseStore } from "./lease-store.js";
 import { Lessor, type LessorOptions } from "./lessor.js";
@@ -23,42 +19,6 @@ export function manualLessor(opts: Partial<LessorOptions> = {}): {
   return { lessor, clock, store };
 }
 
-export interface TestBackend {
-  backend: Backend;
-  /** Closes and opens the same data again (memory: the same instance, nothing to reload). */
-  reopen(): Promise<Backend>;
-  cleanup(): Promise<void>;
-}
-
-export const BACKENDS: { name: string; create(): Promise<TestBackend> }[] = [
-  {
-    name: "memory",
-    create: () => {
-      const backend = new MemoryBackend();
-      return Promise.resolve({
-        backend,
-        reopen: () => Promise.resolve(backend),
-        cleanup: () => backend.close(),
-      });
-    },
-  },
-  {
-    name: "lmdb",
-    create: async () => {
-      const dir = await fs.mkdtemp(path.join(os.tmpdir(), "kvorum-lease-"));
-      const t: TestBackend = {
-        backend: openLmdbBackend(dir, { durability: "lazy" }),
-        reopen: async () => {
-          await t.backend.close();
-          t.backend = openLmdbBackend(dir, { durability: "lazy" });
-          return t.backend;
-        },
-        cleanup: async () => {
-          await t.backend.close();
-          await fs.rm(dir, { recursive: true, force: true });
-        },
-      };
-      return t;
-    },
-  },
-];
+// The backend factory is the MVCC module's own test support, so both modules' suites run on the
+// same two backends.
+export { BACKEND_KINDS as BACKENDS, type TestBackend } from "../mvcc/test-backends.js";
