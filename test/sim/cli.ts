@@ -5,7 +5,7 @@
 
 import { Command, InvalidArgumentError } from "commander";
 import type { UnsafeRuleBreak } from "../../src/raft/api.js";
-import { bindings } from "./raft-binding.js";
+import { rawNodeBinding } from "./raft-binding.js";
 import { runSeed, type SeedResult } from "./scenario.js";
 
 function positiveInt(value: string): number {
@@ -26,7 +26,6 @@ interface CliOptions {
   seed?: number;
   members?: number;
   steps: number;
-  raft: string;
   unsafe?: UnsafeRuleBreak[];
   leaseReads?: boolean;
 }
@@ -44,12 +43,6 @@ function ruleBreak(value: string, previous: UnsafeRuleBreak[] = []): UnsafeRuleB
   return [...previous, rule];
 }
 
-function raftName(value: string): string {
-  if (!(value in bindings))
-    throw new InvalidArgumentError(`expected one of ${Object.keys(bindings).join(", ")}`);
-  return value;
-}
-
 const DEFAULT_STEPS = 15000;
 
 const program = new Command()
@@ -60,7 +53,6 @@ const program = new Command()
   .option("--seed <n>", "replay one seed with a line-per-event trace on stdout", positiveInt)
   .option("--members <n>", "cluster size 3|5|7 (default: the seed chooses)", memberCount)
   .option("--steps <n>", "events in the fault phase of each seed", positiveInt, DEFAULT_STEPS)
-  .option("--raft <impl>", "raft implementation: rawnode | reference", raftName, "rawnode")
   .option(
     "--unsafe <rule>",
     "break a Raft rule on purpose (repeatable) to watch the checkers bite",
@@ -70,7 +62,7 @@ const program = new Command()
   .parse();
 
 const opts = program.opts<CliOptions>();
-const binding = bindings[opts.raft]!;
+const binding = rawNodeBinding;
 const started = Date.now();
 const results: SeedResult[] = [];
 
@@ -78,7 +70,6 @@ function replayCommand(seed: number): string {
   const extra = [
     opts.members !== undefined ? ` --members ${opts.members}` : "",
     opts.steps !== DEFAULT_STEPS ? ` --steps ${opts.steps}` : "",
-    opts.raft !== "rawnode" ? ` --raft ${opts.raft}` : "",
     ...(opts.unsafe ?? []).map((r) => ` --unsafe ${r}`),
     opts.leaseReads === true ? " --lease-reads" : "",
   ].join("");
