@@ -89,6 +89,12 @@ export class Raft {
 
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
+  /** Ticks since construction; heartbeats carry it as their lease stamp (lease-based reads only). */
+  private ticks = 0;
+  /** Leader, lease-based reads: per voter, the highest send tick of a heartbeat it acknowledged. */
+  private leaseAcks = new Map<NodeId, number>();
+  /** Leader: a TimeoutNow went out this term; its campaign may ignore leases, so no lease reads. */
+  private timeoutNowSent = false;
   private randomizedElectionTimeout = 0;
 
   private readonly electionTimeout: number;
@@ -236,6 +242,8 @@ export class Raft {
     this.uncommittedSize = 0;
     this.readOnly = new ReadOnlyQueue();
     this.pendingReadIndex = [];
+    this.leaseAcks = new Map();
+    this.timeoutNowSent = false;
   }
 
   becomeFollower(term: number, lead: NodeId): void {
@@ -282,6 +290,7 @@ export class Raft {
   // ---- ticks --------------------------------------------------------------------------------
 
   tick(): void {
+    this.ticks++;
     if (this.role === "leader") this.tickHeartbeat();
     else this.tickElection();
   }
@@ -388,6 +397,12 @@ export class Raft {
         if (!force && inLease) {
           // We heard from a leader recently: do not let a disruptive member depose it.
           this.logger.debug(`raft ${this.id}: ignoring ${MessageType[m.type]} from ${m.from} (leader lease)`);
+          return;
+        }
+        if (!force && this.mayHoldForgottenLease()) {
+          this.logger.debug(
+            `raft ${this.id}: ignoring ${MessageType[m.type]} from ${m.from} (just restarted)`,
+          );
           return;
         }
       }
@@ -636,16 +651,19 @@ export class Raft {
     }
     if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
       this.logger.info(`raft ${this.id}: ${m.from} caught up, sending TimeoutNow`);
-      this.send(makeMessage({ type: MessageType.TimeoutNow, to: m.from }));
+      this.sendTimeoutNow(m.from);
     }
   }
 
   private handleHeartbeatResponse(m: Message, pr: Progress): void {
     pr.recentActive = true;
+    if (this.readOnlyOption === "lease-based") this.recordLeaseAck(m.from, m.index);
     pr.probeSent = false;
     if (pr.state === "replicate" && pr.inflights.full()) pr.inflights.freeFirstOne();
     if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
-    if (this.readOnlyOption !== "safe" || m.context.length === 0) return;
+    // Read requests waiting for a heartbeat round: every one in "safe" mode, and in "lease-based"
+    // mode those that arrived while the lease was not valid.
+    if (m.context.length === 0) return;
     const acks = this.readOnly.recvAck(m.from, m.context);
     if (acks === undefined || voteOutcome(this.conf.voters, acks) !== "won") return;
     for (const rs of this.readOnly.advance(m.context)) this.answerReadIndex(rs.req, rs.index);
@@ -666,10 +684,15 @@ export class Raft {
     this.electionElapsed = 0;
     this.leadTransferee = to;
     if (pr.match === this.log.lastIndex()) {
-      this.send(makeMessage({ type: MessageType.TimeoutNow, to }));
+      this.sendTimeoutNow(to);
     } else {
       this.sendAppend(to);
     }
+  }
+
+  private sendTimeoutNow(to: NodeId): void {
+    this.timeoutNowSent = true;
+    this.send(makeMessage({ type: MessageType.TimeoutNow, to }));
   }
 
   private abortLeaderTransfer(): void {
@@ -701,10 +724,11 @@ export class Raft {
 
   private serveReadIndex(m: Message): void {
     const singleVoter = this.conf.voters.length === 1 && this.conf.voters[0] === this.id;
-    if (singleVoter || this.readOnlyOption === "lease-based") {
+    if (singleVoter || (this.readOnlyOption === "lease-based" && this.leaseValid())) {
       this.answerReadIndex(m, this.log.committed);
       return;
     }
+    // "safe" mode, or a lease that lapsed: confirm leadership with a heartbeat round.
     this.readOnly.add(this.log.committed, m);
     const acks = this.readOnly.recvAck(this.id, m.context);
     if (acks !== undefined && voteOutcome(this.conf.voters, acks) === "won") {
@@ -712,6 +736,41 @@ export class Raft {
       return;
     }
     this.bcastHeartbeat(m.context);
+  }
+
+  private recordLeaseAck(from: NodeId, sentTick: number): void {
+    if (sentTick > (this.leaseAcks.get(from) ?? -1)) this.leaseAcks.set(from, sentTick);
+  }
+
+  /**
+   * Lease rule (docs/adr/0005-lease-reads.md): a voter that acknowledged a heartbeat sent at our
+   * tick s reset its election timer no earlier than s, and refuses votes for electionTimeout of its
+   * ticks after that. So while a quorum (self counting as now) acknowledged a heartbeat sent less
+   * than electionTimeout - margin ticks ago, no other leader can have been elected. A leadership
+   * transfer bypasses the followers' refusal, so it voids the lease for the rest of the term.
+   */
+  private leaseValid(): boolean {
+    if (this.leadTransferee !== NONE || this.timeoutNowSent) return false;
+    const oldestFresh = this.ticks - (this.electionTimeout - this.leaseMarginTicks());
+    const fresh = new Map<NodeId, boolean>();
+    for (const id of this.conf.voters) {
+      const acked = id === this.id ? this.ticks : this.leaseAcks.get(id);
+      if (acked !== undefined && acked > oldestFresh) fresh.set(id, true);
+    }
+    return voteOutcome(this.conf.voters, fresh) === "won";
+  }
+
+  /** One tick for the phase between members' tick timers, plus 10% for tick-rate drift. */
+  private leaseMarginTicks(): number {
+    return 1 + Math.ceil(this.electionTimeout / 10);
+  }
+
+  /**
+   * Lease-based reads: before the crash we may have acknowledged a leader's lease and promised it
+   * not to vote for electionTimeout ticks; that promise was not persisted, so keep it after restart.
+   */
+  private mayHoldForgottenLease(): boolean {
+    return this.readOnlyOption === "lease-based" && this.ticks < this.electionTimeout;
   }
 
   private releasePendingReadIndex(): void {
@@ -824,6 +883,8 @@ export class Raft {
           to: id,
           // Never tell a follower to commit beyond what it is known to hold.
           commit: Math.min(pr.match, this.log.committed),
+          // Lease-based reads: the send tick, echoed back in HeartbeatResp (unused otherwise).
+          index: this.readOnlyOption === "lease-based" ? this.ticks : 0,
           context,
         }),
       );
@@ -947,7 +1008,10 @@ export class Raft {
 
   private handleHeartbeat(m: Message): void {
     this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
-    this.send(makeMessage({ type: MessageType.HeartbeatResp, to: m.from, context: m.context }));
+    // Echo the leader's lease stamp (index) so it knows which heartbeat we acknowledge.
+    this.send(
+      makeMessage({ type: MessageType.HeartbeatResp, to: m.from, index: m.index, context: m.context }),
+    );
   }
 
   private handleSnapshot(m: Message): void {

@@ -96,8 +96,16 @@ describe("ReadIndex", () => {
   });
 
   test("lease-based: answered at once, without a heartbeat round", () => {
-    const r = new Router(["a", "b", "c"], { readOnlyOption: "lease-based", checkQuorum: true });
+    // random 0.9: nobody campaigns on its own while the first election timeout passes (a member
+    // in lease mode refuses votes for that long after it starts).
+    const r = new Router(["a", "b", "c"], {
+      readOnlyOption: "lease-based",
+      checkQuorum: true,
+      random: () => 0.9,
+    });
+    r.tickAll(10);
     r.elect("a");
+    r.tickAll(1); // one acknowledged heartbeat round: the lease
     r.isolated.add("b");
     r.isolated.add("c");
     r.node("a").readIndex(enc("r1"));
