@@ -241,7 +241,12 @@ export class Cluster implements MemberHost {
         const m = this.members.get(ev.id);
         if (m === undefined) return;
         this.queue.push(this.now + m.tickMs, ev);
-        if (m.node === undefined || m.pausedUntil > this.now) return;
+        if (m.node === undefined) return;
+        if (m.pausedUntil > this.now) {
+          m.missedTicks++;
+          return;
+        }
+        this.catchUpTicks(m);
         m.node.tick();
         m.drive();
         return;
@@ -290,9 +295,20 @@ export class Cluster implements MemberHost {
     }
   }
 
+  /** On resume, a frozen member first gets the ticks that fell due while it was frozen. */
+  private catchUpTicks(m: Member): void {
+    while (m.missedTicks > 0 && m.node !== undefined) {
+      m.missedTicks--;
+      m.node.tick();
+    }
+  }
+
   /** A paused (frozen) process handles nothing until it resumes: requeue the event for then. */
   private deferWhilePaused(m: Member, ev: SimEvent): boolean {
-    if (m.pausedUntil <= this.now) return false;
+    if (m.pausedUntil <= this.now) {
+      this.catchUpTicks(m);
+      return false;
+    }
     this.queue.push(m.pausedUntil, ev);
     return true;
   }

@@ -87,6 +87,12 @@ export class Member {
   tickMs = 10;
   /** The process is frozen until this virtual time (GC / VM pause). */
   pausedUntil = 0;
+  /**
+   * Ticks that fell due while the process was frozen. A correct host ticks raft once per elapsed
+   * tick period measured on a monotonic clock, before handling anything else, so on resume the
+   * simulator delivers them first (lease-based reads depend on it: see ADR 0005).
+   */
+  missedTicks = 0;
   /** Removed from the cluster: never restarted, traffic dropped. */
   removed = false;
   private pending: PendingReady | undefined;
@@ -168,6 +174,7 @@ export class Member {
   crash(): void {
     this.node = undefined;
     this.pausedUntil = 0;
+    this.missedTicks = 0;
     this.pending = undefined;
     for (const r of this.reads.values()) this.host.checker.readAbandoned(r.readId);
     this.reads.clear();
