@@ -284,6 +284,24 @@ describe("validation errors", () => {
   });
 });
 
+describe("TLS for https URLs", () => {
+  test("https listen URLs need a certificate and key, or auto TLS", () => {
+    const client = ["--listen-client-urls=https://h:2379", "--advertise-client-urls=https://h:2379"];
+    rejects(
+      client,
+      "TLS key/cert (--cert-file, --key-file) must be provided for client url https://h:2379 with HTTPS scheme",
+    );
+    rejects([...client, "--cert-file=/c"], /--cert-file, --key-file/);
+    assert.equal(parse([...client, "--cert-file=/c", "--key-file=/k"]).config.certFile, "/c");
+    assert.equal(parse([...client, "--auto-tls"]).config.autoTls, true);
+    rejects(
+      ["--listen-peer-urls=https://h:2380"],
+      "TLS key/cert (--peer-cert-file, --peer-key-file) must be provided for peer url https://h:2380 with HTTPS scheme",
+    );
+    assert.equal(parse(["--listen-peer-urls=https://h:2380", "--peer-auto-tls"]).config.peerAutoTls, true);
+  });
+});
+
 describe("auto compaction retention", () => {
   test("etcd's parsing: hours, durations, revisions", () => {
     assert.equal(parse(["--auto-compaction-retention", "1"]).config.autoCompactionRetentionValue, 3_600_000);
@@ -324,6 +342,7 @@ describe("ignored flags and URL lists", () => {
       "http://a:1, https://b:2,http://a:1,unix://sock",
       "--advertise-client-urls=http://a:1",
       "--listen-metrics-urls=http://m:9",
+      "--auto-tls",
     ]);
     assert.deepEqual(config.listenClientUrls, ["http://a:1", "https://b:2", "unix://sock"]);
     assert.deepEqual(config.listenMetricsUrls, ["http://m:9"]);

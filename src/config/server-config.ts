@@ -365,6 +365,14 @@ function validate(config: ServerConfig, values: ValueReader): void {
   }
   if (config.listenPeerUrls.length === 0) throw new ConfigError("--listen-peer-urls must not be empty");
   if (config.listenClientUrls.length === 0) throw new ConfigError("--listen-client-urls must not be empty");
+  requireTlsForHttps(config.listenClientUrls, config.certFile, config.keyFile, config.autoTls, "client");
+  requireTlsForHttps(
+    config.listenPeerUrls,
+    config.peerCertFile,
+    config.peerKeyFile,
+    config.peerAutoTls,
+    "peer",
+  );
   if (config.initialClusterState === "new" && config.initialCluster[config.name] === undefined) {
     throw new ConfigError(
       `couldn't find local name ${JSON.stringify(config.name)} in the initial cluster configuration (--initial-cluster)`,
@@ -376,6 +384,23 @@ function validate(config: ServerConfig, values: ValueReader): void {
   if (config.experimentalWatchProgressNotifyIntervalMs <= 0) {
     throw new ConfigError("--experimental-watch-progress-notify-interval must be >0");
   }
+}
+
+/** etcd refuses to listen on https/unixs without a certificate and key (or auto TLS). */
+function requireTlsForHttps(
+  urls: readonly string[],
+  certFile: string,
+  keyFile: string,
+  autoTls: boolean,
+  kind: "client" | "peer",
+): void {
+  if (autoTls || (certFile !== "" && keyFile !== "")) return;
+  const secure = urls.find((u) => u.startsWith("https:") || u.startsWith("unixs:"));
+  if (secure === undefined) return;
+  const flags = kind === "client" ? "--cert-file, --key-file" : "--peer-cert-file, --peer-key-file";
+  throw new ConfigError(
+    `TLS key/cert (${flags}) must be provided for ${kind} url ${secure} with HTTPS scheme`,
+  );
 }
 
 /**
