@@ -1,9 +1,95 @@
-// v3lockpb.Lock service handlers (stub; filled in by the LOCK helper).
-import type { HandlerTable } from "../handler-types.js";
+// v3lockpb.Lock: Lock and Unlock over the lock recipe in src/server/concurrency. Also holds the
+// plain-message conversions the election handlers share (headers, key-values, errors).
+import type { KeyValue, ResponseHeader } from "../../mvcc/types.js";
+import { lock, unlock } from "../../server/concurrency/index.js";
 import type { MemberApi } from "../../server/member-api.js";
+import { RpcError, type HandlerTable, type PlainMessage, type UnaryHandler } from "../handler-types.js";
+
+/** gRPC UNKNOWN: how etcd 3.4 reports every lock and election failure (see concurrency/errors.ts). */
+const GRPC_UNKNOWN = 2;
+
+/** etcdserverpb.ResponseHeader for a domain header, with this member's identity and term. */
+export function plainHeader(member: MemberApi, header: ResponseHeader): PlainMessage {
+  const info = member.header();
+  return {
+    cluster_id: info.clusterId.toString(),
+    member_id: info.memberId.toString(),
+    revision: String(header.revision),
+    raft_term: String(info.raftTerm),
+  };
+}
+
+export function plainKeyValue(kv: KeyValue): PlainMessage {
+  return {
+    key: kv.key,
+    create_revision: String(kv.createRevision),
+    mod_revision: String(kv.modRevision),
+    version: String(kv.version),
+    value: kv.value,
+    lease: kv.lease.toString(),
+  };
+}
+
+/** A bytes field of a decoded request (absent = empty). */
+export function bytesField(msg: PlainMessage, field: string): Uint8Array {
+  const v = msg[field];
+  return v instanceof Uint8Array ? v : new Uint8Array(0);
+}
+
+/** An int64 field of a decoded request (decimal string by convention; numbers tolerated). */
+export function int64Field(msg: PlainMessage, field: string): bigint {
+  const v = msg[field];
+  if (typeof v === "bigint") return v;
+  if (typeof v === "number") return BigInt(Math.trunc(v));
+  if (typeof v === "string" && v !== "") return BigInt(v);
+  return 0n;
+}
+
+/**
+ * etcd serves these services through its in-process Go client, which turns every server error
+ * into a plain error: the caller sees gRPC UNKNOWN with the message, whatever the cause.
+ */
+export function concurrencyRpcError(err: unknown): RpcError {
+  if (err instanceof RpcError) return err;
+  return new RpcError(GRPC_UNKNOWN, err instanceof Error ? err.message : String(err));
+}
+
+/** A unary handler whose failures are reported the etcd 3.4 way. */
+export function concurrencyUnary(
+  requestType: string,
+  responseType: string,
+  handle: (req: PlainMessage, signal: AbortSignal) => Promise<PlainMessage>,
+): UnaryHandler {
+  return {
+    kind: "unary",
+    requestType,
+    responseType,
+    async handle(req, ctx) {
+      try {
+        return await handle(req, ctx.signal);
+      } catch (err) {
+        throw concurrencyRpcError(err);
+      }
+    },
+  };
+}
 
 /** Handlers for /v3lockpb.Lock/Lock and /v3lockpb.Lock/Unlock. */
 export function lockHandlers(member: MemberApi): HandlerTable {
-  void member;
-  return new Map();
+  const table: HandlerTable = new Map();
+  table.set(
+    "/v3lockpb.Lock/Lock",
+    concurrencyUnary("v3lockpb.LockRequest", "v3lockpb.LockResponse", async (req, signal) => {
+      const held = await lock(member, bytesField(req, "name"), int64Field(req, "lease"), signal);
+      return { header: plainHeader(member, held.header), key: held.key };
+    }),
+  );
+  table.set(
+    "/v3lockpb.Lock/Unlock",
+    concurrencyUnary("v3lockpb.UnlockRequest", "v3lockpb.UnlockResponse", async (req, signal) => {
+      const header = await unlock(member, bytesField(req, "key"), signal);
+      return { header: plainHeader(member, header) };
+    }),
+  );
+  return table;
 }

@@ -95,17 +95,21 @@ export async function campaign(
   return { header: resp.header, leader };
 }
 
-/** Updates the leader's value; fails with "election: not leader" unless `leader` still owns its key. */
+/**
+ * Updates the leader's value; fails with "election: not leader" unless `leader` still owns its key.
+ * The value is put under `leader.lease`; lease 0 stands for a fresh 60 s lease, as in etcd's server.
+ */
 export async function proclaim(
   member: MemberApi,
   leader: LeaderKey,
   value: Uint8Array,
   signal?: AbortSignal,
 ): Promise<ResponseHeader> {
+  const lease = await sessionLease(member, leader.lease, signal);
   const resp = await member.txn(
     {
       compare: [isOwner(leader)],
-      success: [{ requestPut: { key: leader.key, value, lease: leader.lease } }],
+      success: [{ requestPut: { key: leader.key, value, lease } }],
       failure: [],
     },
     { signal },
