@@ -1,0 +1,248 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import http from "node:http";
+import https from "node:https";
+import net from "node:net";
+import type tls from "node:tls";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import * as grpc from "@grpc/grpc-js";
+import { HTTP2_PREFACE, listenClientUrl, routeForFirstBytes, type ListenerTlsOptions } from "./listener.js";
+
+// A one-method gRPC service with raw-bytes messages: enough to prove the port speaks gRPC.
+const echoService: grpc.ServiceDefinition = {
+  Echo: {
+    path: "/test.Echo/Echo",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (b: Buffer) => b,
+    requestDeserialize: (b: Buffer) => b,
+    responseSerialize: (b: Buffer) => b,
+    responseDeserialize: (b: Buffer) => b,
+  },
+};
+
+function startGrpc(): { server: grpc.Server; injector: grpc.ConnectionInjector } {
+  const server = new grpc.Server();
+  server.addService(echoService, {
+    Echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) =>
+      cb(null, Buffer.concat([Buffer.from("echo:"), call.request])),
+  });
+  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  return { server, injector };
+}
+
+const EchoClient = grpc.makeGenericClientConstructor(echoService, "Echo");
+
+function callEcho(target: string, creds: grpc.ChannelCredentials, body: string): Promise<string> {
+  const client = new EchoClient(target, creds);
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + 5000;
+    type EchoMethod = (
+      req: Buffer,
+      opts: grpc.CallOptions,
+      cb: (err: Error | null, resp: Buffer) => void,
+    ) => void;
+    const echo = (client as unknown as Record<string, EchoMethod>)["Echo"] as EchoMethod;
+    echo.call(client, Buffer.from(body), { deadline }, (err: Error | null, resp: Buffer) => {
+      client.close();
+      if (err) reject(err);
+      else resolve(resp.toString());
+    });
+  });
+}
+
+function httpGet(
+  url: string,
+  options: https.RequestOptions & tls.ConnectionOptions = {},
+): Promise<{ status: number; body: string }> {
+  const mod = url.startsWith("https:") ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = mod.get(url, { ...options, timeout: 5000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (body += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("error", reject);
+  });
+}
+
+const hello: http.RequestListener = (req, res) => {
+  res.setHeader("content-type", "text/plain");
+  res.end(`hello ${req.url}`);
+};
+
+test("first-bytes routing", () => {
+  assert.equal(routeForFirstBytes(Buffer.from("GET / HTTP/1.1\r\n")), "http");
+  assert.equal(routeForFirstBytes(Buffer.from("PRI * HT")), "undecided");
+  assert.equal(routeForFirstBytes(HTTP2_PREFACE), "grpc");
+  assert.equal(routeForFirstBytes(Buffer.concat([HTTP2_PREFACE, Buffer.from([0, 0])])), "grpc");
+  assert.equal(routeForFirstBytes(Buffer.from("PRX")), "http");
+});
+
+test("one port serves HTTP/1.1 and gRPC; garbage does not break it", { timeout: 20_000 }, async () => {
+  const { server, injector } = startGrpc();
+  const listener = await listenClientUrl("http://127.0.0.1:0", { grpc: injector, http: hello });
+  try {
+    const port = listener.port;
+    assert.ok(port !== undefined && port > 0);
+    const got = await httpGet(`http://127.0.0.1:${port}/x`);
+    assert.deepEqual(got, { status: 200, body: "hello /x" });
+    assert.equal(await callEcho(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), "hi"), "echo:hi");
+
+    // Garbage, a half preface, and an immediate close: each costs only its own connection.
+    for (const bytes of [
+      Buffer.from([0xff, 0x00, 0x13, 0x37, 0x42]),
+      HTTP2_PREFACE.subarray(0, 10),
+      Buffer.alloc(0),
+    ]) {
+      await new Promise<void>((resolve) => {
+        const s = net.connect(port, "127.0.0.1", () => {
+          s.end(bytes);
+        });
+        s.on("error", () => resolve());
+        s.on("close", () => resolve());
+        s.resume();
+      });
+    }
+    // A preface followed by junk frames.
+    await new Promise<void>((resolve) => {
+      const s = net.connect(port, "127.0.0.1", () =>
+        s.end(Buffer.concat([HTTP2_PREFACE, Buffer.alloc(64, 7)])),
+      );
+      s.on("error", () => resolve());
+      s.on("close", () => resolve());
+      s.resume();
+    });
+    assert.deepEqual(await httpGet(`http://127.0.0.1:${port}/again`), { status: 200, body: "hello /again" });
+    assert.equal(await callEcho(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), "yo"), "echo:yo");
+  } finally {
+    await listener.close();
+    server.forceShutdown();
+  }
+});
+
+test("unix socket listener", { timeout: 10_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "kvorum-listener-"));
+  const { server, injector } = startGrpc();
+  const path = join(dir, "sock");
+  const listener = await listenClientUrl(`unix://${path}`, { grpc: injector, http: hello });
+  try {
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = http.get({ socketPath: path, path: "/u" }, (res) => {
+        let b = "";
+        res.on("data", (c: Buffer) => (b += c.toString()));
+        res.on("end", () => resolve(b));
+      });
+      req.on("error", reject);
+    });
+    assert.equal(body, "hello /u");
+    assert.equal(await callEcho(`unix://${path}`, grpc.credentials.createInsecure(), "u"), "echo:u");
+  } finally {
+    await listener.close();
+    server.forceShutdown();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function hasOpenssl(): boolean {
+  try {
+    execFileSync("openssl", ["version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A CA, a server cert for 127.0.0.1 and a client cert, all made by openssl in `dir`. */
+function makeCerts(dir: string): void {
+  const run = (...args: string[]): void => {
+    execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });
+  };
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  run("req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=test-ca");
+  for (const name of ["server", "client"]) {
+    run("req", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${name}`);
+    const ext = join(dir, `${name}.ext`);
+    execFileSync("sh", ["-c", `printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ${ext}`]);
+    run(
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      `${name}.crt`,
+      "-days",
+      "2",
+      "-extfile",
+      ext,
+    );
+  }
+}
+
+test(
+  "TLS: gRPC (h2) and HTTPS (http/1.1) on one port, client certs required",
+  { timeout: 30_000 },
+  async (t) => {
+    if (!hasOpenssl()) {
+      t.skip("openssl not installed: cannot make test certificates");
+      return;
+    }
+    const dir = mkdtempSync(join(tmpdir(), "kvorum-tls-"));
+    const { server, injector } = startGrpc();
+    try {
+      makeCerts(dir);
+      const read = (f: string): Buffer => readFileSync(join(dir, f));
+      const tlsOpts: ListenerTlsOptions = {
+        cert: read("server.crt"),
+        key: read("server.key"),
+        ca: read("ca.crt"),
+        clientCertAuth: true,
+      };
+      const listener = await listenClientUrl("https://127.0.0.1:0", {
+        grpc: injector,
+        http: hello,
+        tls: tlsOpts,
+      });
+      try {
+        const port = listener.port as number;
+        const good = { ca: read("ca.crt"), cert: read("client.crt"), key: read("client.key") };
+        assert.deepEqual(await httpGet(`https://127.0.0.1:${port}/s`, good), {
+          status: 200,
+          body: "hello /s",
+        });
+        // Offering both h2 and http/1.1 (like curl) must land on HTTP/1.1.
+        assert.deepEqual(
+          await httpGet(`https://127.0.0.1:${port}/alpn`, { ...good, ALPNProtocols: ["h2", "http/1.1"] }),
+          {
+            status: 200,
+            body: "hello /alpn",
+          },
+        );
+        const creds = grpc.credentials.createSsl(read("ca.crt"), read("client.key"), read("client.crt"));
+        assert.equal(await callEcho(`127.0.0.1:${port}`, creds, "tls"), "echo:tls");
+        // No client certificate: the handshake fails, the server stays up.
+        await assert.rejects(httpGet(`https://127.0.0.1:${port}/nocert`, { ca: read("ca.crt") }));
+        // Plain HTTP on the TLS port.
+        await assert.rejects(httpGet(`http://127.0.0.1:${port}/plain`));
+        assert.deepEqual(await httpGet(`https://127.0.0.1:${port}/after`, good), {
+          status: 200,
+          body: "hello /after",
+        });
+      } finally {
+        await listener.close();
+      }
+    } finally {
+      server.forceShutdown();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

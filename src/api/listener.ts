@@ -1,0 +1,202 @@
+// One client port per --listen-client-urls entry, serving gRPC and HTTP/1.1 on the same socket as
+// etcd does. Each connection's first bytes decide: the HTTP/2 connection preface goes to the gRPC
+// server, anything else to the HTTP handler (gateway, /health, /version, /metrics). https:// and
+// unixs:// terminate TLS first and then decide the same way on the decrypted bytes.
+import { existsSync, unlinkSync } from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import type { Duplex } from "node:stream";
+import tls from "node:tls";
+
+/** What the listener needs of the gRPC server (GrpcEndpoint from src/api/grpc/server.ts). */
+export interface GrpcConnectionSink {
+  injectConnection(socket: Duplex): void;
+}
+
+export interface ListenerTlsOptions {
+  cert: string | Buffer;
+  key: string | Buffer;
+  /** Trusted CA bundle for client certificates (--trusted-ca-file). */
+  ca?: string | Buffer;
+  /** --client-cert-auth: require a client certificate signed by `ca`. */
+  clientCertAuth?: boolean;
+}
+
+export interface ClientListenerOptions {
+  grpc: GrpcConnectionSink;
+  http: http.RequestListener;
+  /** Required for https:// and unixs:// URLs. */
+  tls?: ListenerTlsOptions;
+  /** A connection that sends nothing for this long is dropped (default 60 s). */
+  firstBytesTimeoutMs?: number;
+}
+
+export interface ClientListener {
+  readonly url: string;
+  /** The bound port for tcp URLs (useful with port 0), undefined for unix sockets. */
+  readonly port: number | undefined;
+  /** Stops accepting and drops every open connection. */
+  close(): Promise<void>;
+}
+
+/** "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n": what every HTTP/2 (and so gRPC) client sends first. */
+export const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+
+type Route = "grpc" | "http" | "undecided";
+
+/** Classifies the first bytes of a connection; undecided until they could still become the preface. */
+export function routeForFirstBytes(bytes: Buffer): Route {
+  const n = Math.min(bytes.length, HTTP2_PREFACE.length);
+  if (bytes.subarray(0, n).equals(HTTP2_PREFACE.subarray(0, n))) {
+    return n === HTTP2_PREFACE.length ? "grpc" : "undecided";
+  }
+  return "http";
+}
+
+interface ParsedListenUrl {
+  secure: boolean;
+  /** TCP host and port, or a unix socket path. */
+  address: { host: string; port: number } | { path: string };
+}
+
+function parseListenUrl(url: string): ParsedListenUrl {
+  const u = new URL(url);
+  switch (u.protocol) {
+    case "http:":
+    case "https:": {
+      const host = u.hostname.replace(/^\[(.*)\]$/, "$1");
+      return { secure: u.protocol === "https:", address: { host, port: Number(u.port) } };
+    }
+    case "unix:":
+    case "unixs:": {
+      // etcd takes everything after the scheme as the socket path ("unix://localhost:2379").
+      const path = url.slice(u.protocol.length + 2);
+      return { secure: u.protocol === "unixs:", address: { path } };
+    }
+    default:
+      throw new Error(`unsupported listen URL scheme ${u.protocol} in ${url}`);
+  }
+}
+
+/** Picks the protocol: HTTP/1.1 whenever offered (curl, browsers: the gateway), else h2 (gRPC). */
+function chooseAlpn({ protocols }: { protocols: string[] }): string | undefined {
+  if (protocols.includes("http/1.1")) return "http/1.1";
+  if (protocols.includes("h2")) return "h2";
+  return undefined;
+}
+
+export async function listenClientUrl(url: string, opts: ClientListenerOptions): Promise<ClientListener> {
+  const parsed = parseListenUrl(url);
+  const firstBytesTimeoutMs = opts.firstBytesTimeoutMs ?? 60_000;
+  const httpServer = http.createServer({ requestTimeout: 0 }, opts.http);
+  // Malformed requests get a 400 and a closed socket; nothing escapes as an exception.
+  httpServer.on("clientError", (_err, socket) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+    else socket.destroy();
+  });
+
+  const open = new Set<Duplex>();
+  const track = (socket: Duplex): void => {
+    open.add(socket);
+    socket.once("close", () => open.delete(socket));
+  };
+
+  /** Reads until the route is known, puts the bytes back and hands the socket over. */
+  const route = (socket: Duplex): void => {
+    let seen: Buffer = Buffer.alloc(0);
+    const timer = setTimeout(() => socket.destroy(), firstBytesTimeoutMs);
+    const onError = (): void => {
+      clearTimeout(timer);
+      socket.destroy();
+    };
+    const onClose = (): void => clearTimeout(timer);
+    const onData = (chunk: Buffer): void => {
+      seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+      const decided = routeForFirstBytes(seen);
+      if (decided === "undecided") return;
+      clearTimeout(timer);
+      socket.removeListener("data", onData);
+      socket.removeListener("error", onError);
+      socket.removeListener("close", onClose);
+      // Errors after the hand-over are the new owner's; keep one listener so none is uncaught.
+      socket.on("error", () => {});
+      if (decided === "grpc") {
+        // http2 drains bytes already buffered on the stream before reading the socket itself.
+        socket.pause();
+        socket.unshift(seen);
+        opts.grpc.injectConnection(socket);
+      } else {
+        // Node's HTTP/1 parser reads the socket's handle directly once attached, past anything
+        // unshifted into the stream buffer; so the peeked bytes are replayed as a 'data' event,
+        // which the parser's own data listener feeds in before any later read.
+        httpServer.emit("connection", socket);
+        socket.emit("data", seen);
+      }
+    };
+    socket.on("data", onData);
+    socket.on("error", onError);
+    socket.on("close", onClose);
+  };
+
+  let server: net.Server;
+  if (parsed.secure) {
+    if (opts.tls === undefined) throw new Error(`${url}: TLS certificate and key are required`);
+    const t = opts.tls;
+    const tlsServer = tls.createServer({
+      cert: t.cert,
+      key: t.key,
+      ca: t.ca,
+      requestCert: t.clientCertAuth === true,
+      rejectUnauthorized: t.clientCertAuth === true,
+      ALPNCallback: chooseAlpn,
+    });
+    tlsServer.on("secureConnection", (socket: tls.TLSSocket) => {
+      track(socket);
+      route(socket);
+    });
+    // Failed handshakes (plain HTTP on a TLS port, bad client certs) only cost that connection.
+    tlsServer.on("tlsClientError", (_err, socket) => socket.destroy());
+    tlsServer.on("connection", (raw: net.Socket) => {
+      track(raw);
+      raw.on("error", () => {});
+    });
+    server = tlsServer;
+  } else {
+    server = net.createServer((socket) => {
+      track(socket);
+      route(socket);
+    });
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once("error", onError);
+    const ready = (): void => {
+      server.removeListener("error", onError);
+      resolve();
+    };
+    if ("path" in parsed.address) {
+      // etcd removes a stale socket file before listening.
+      if (existsSync(parsed.address.path)) unlinkSync(parsed.address.path);
+      server.listen(parsed.address.path, ready);
+    } else {
+      server.listen(parsed.address.port, parsed.address.host, ready);
+    }
+  });
+  server.on("error", () => {});
+
+  const bound = server.address();
+  let closed: Promise<void> | undefined;
+  return {
+    url,
+    port: typeof bound === "object" && bound !== null ? bound.port : undefined,
+    close(): Promise<void> {
+      closed ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        httpServer.closeAllConnections();
+        for (const socket of open) socket.destroy();
+      });
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,262 @@
+// Prometheus metrics under etcd's metric names, so dashboards and alerts written for etcd work.
+// Member state is read at scrape time (collect callbacks calling MemberApi), so the member needs
+// no metric code; the RPC counters are counted by the API layer (see api/http/instrument.ts).
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import type { MemberApi } from "../server/member-api.js";
+import { ETCD_API_VERSION, VERSION } from "../version.js";
+
+/**
+ * Counters only the member knows. Optional: a member that has a `metricCounters()` method
+ * returning this is read at scrape time; otherwise these metrics stay 0.
+ */
+export interface MemberMetricCounters {
+  leaderChangesSeen: number;
+  proposalsPending: number;
+  proposalsFailed: number;
+}
+
+interface MaybeCounting {
+  metricCounters?: () => MemberMetricCounters;
+}
+
+export interface ServerMetrics {
+  registry: Registry;
+  grpcStarted: Counter<"grpc_type" | "grpc_service" | "grpc_method">;
+  grpcHandled: Counter<"grpc_type" | "grpc_service" | "grpc_method" | "grpc_code">;
+  grpcMsgReceived: Counter<"grpc_type" | "grpc_service" | "grpc_method">;
+  grpcMsgSent: Counter<"grpc_type" | "grpc_service" | "grpc_method">;
+  healthSuccess: Counter;
+  healthFailures: Counter;
+  /** Binds the member-state gauges to a member (before that they read 0). */
+  attachMember(member: MemberApi): void;
+}
+
+export interface MetricsOptions {
+  /** Process and Node.js runtime metrics (prom-client defaults); on unless false. */
+  processMetrics?: boolean;
+  quotaBackendBytes?: number;
+}
+
+/** Each scrape reads the member once, however many gauges need it. */
+class MemberSnapshotCache {
+  member: MemberApi | undefined;
+  private pending: Promise<MemberSnapshot | undefined> | undefined;
+
+  read(): Promise<MemberSnapshot | undefined> {
+    if (this.pending === undefined) {
+      this.pending = this.load().finally(() => {
+        // Let the gauges of this scrape share it, then forget it.
+        setImmediate(() => (this.pending = undefined));
+      });
+    }
+    return this.pending;
+  }
+
+  private async load(): Promise<MemberSnapshot | undefined> {
+    const member = this.member;
+    if (member === undefined) return undefined;
+    try {
+      const status = await member.status();
+      const header = member.header();
+      const counters = (member as MaybeCounting).metricCounters?.();
+      return { status, memberId: header.memberId, counters };
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+interface MemberSnapshot {
+  status: Awaited<ReturnType<MemberApi["status"]>>;
+  memberId: bigint;
+  counters: MemberMetricCounters | undefined;
+}
+
+export function createMetrics(opts: MetricsOptions = {}): ServerMetrics {
+  const registry = new Registry();
+  if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry });
+  const cache = new MemberSnapshotCache();
+
+  const fromMember = (
+    name: string,
+    help: string,
+    read: (snap: MemberSnapshot) => number,
+    type: "gauge" | "counter" = "gauge",
+  ): void => {
+    const collect = async function (this: Gauge | Counter): Promise<void> {
+      const snap = await cache.read();
+      const value = snap === undefined ? 0 : read(snap);
+      if (this instanceof Gauge) this.set(value);
+      else {
+        // The member owns the count; mirror it.
+        this.reset();
+        if (value > 0) this.inc(value);
+      }
+    };
+    if (type === "gauge") new Gauge({ name, help, registers: [registry], collect });
+    else new Counter({ name, help, registers: [registry], collect });
+  };
+
+  fromMember("etcd_server_has_leader", "Whether or not a leader exists. 1 is existence, 0 is not.", (s) =>
+    s.status.leader !== 0n ? 1 : 0,
+  );
+  fromMember("etcd_server_is_leader", "Whether or not this member is a leader. 1 if is, 0 otherwise.", (s) =>
+    s.status.leader !== 0n && s.status.leader === s.memberId ? 1 : 0,
+  );
+  fromMember(
+    "etcd_server_is_learner",
+    "Whether or not this member is a learner. 1 if is, 0 otherwise.",
+    (s) => (s.status.isLearner ? 1 : 0),
+  );
+  fromMember(
+    "etcd_server_leader_changes_seen_total",
+    "The number of leader changes seen.",
+    (s) => s.counters?.leaderChangesSeen ?? 0,
+    "counter",
+  );
+  fromMember(
+    "etcd_server_proposals_committed_total",
+    "The total number of consensus proposals committed.",
+    (s) => s.status.raftIndex,
+  );
+  fromMember(
+    "etcd_server_proposals_applied_total",
+    "The total number of consensus proposals applied.",
+    (s) => s.status.raftAppliedIndex,
+  );
+  fromMember(
+    "etcd_server_proposals_pending",
+    "The current number of pending proposals to commit.",
+    (s) => s.counters?.proposalsPending ?? 0,
+  );
+  fromMember(
+    "etcd_server_proposals_failed_total",
+    "The total number of failed proposals seen.",
+    (s) => s.counters?.proposalsFailed ?? 0,
+    "counter",
+  );
+  fromMember(
+    "etcd_mvcc_db_total_size_in_bytes",
+    "Total size of the underlying database physically allocated in bytes.",
+    (s) => s.status.dbSize,
+  );
+  fromMember(
+    "etcd_debugging_mvcc_db_total_size_in_bytes",
+    "Total size of the underlying database physically allocated in bytes.",
+    (s) => s.status.dbSize,
+  );
+  fromMember(
+    "etcd_mvcc_db_total_size_in_use_in_bytes",
+    "Total size of the underlying database logically in use in bytes.",
+    (s) => s.status.dbSizeInUse,
+  );
+  fromMember(
+    "etcd_debugging_mvcc_current_revision",
+    "The current revision of store.",
+    (s) => s.status.revision,
+  );
+
+  // Total keys: a serializable count-only range over the whole keyspace at scrape time.
+  new Gauge({
+    name: "etcd_debugging_mvcc_keys_total",
+    help: "Total number of keys.",
+    registers: [registry],
+    async collect() {
+      const member = cache.member;
+      if (member === undefined) return;
+      try {
+        const all = new Uint8Array([0]);
+        const resp = await member.range({ key: all, rangeEnd: all, countOnly: true, serializable: true });
+        this.set(resp.count);
+      } catch {
+        // Leave the last value.
+      }
+    },
+  });
+
+  new Gauge({
+    name: "etcd_server_version",
+    help: "Which version is running. 1 for 'server_version' label with current version.",
+    labelNames: ["server_version"],
+    registers: [registry],
+  }).set({ server_version: ETCD_API_VERSION }, 1);
+  new Gauge({
+    name: "etcd_cluster_version",
+    help: "Which version is running. 1 for 'cluster_version' label with current cluster version",
+    labelNames: ["cluster_version"],
+    registers: [registry],
+  }).set({ cluster_version: ETCD_API_VERSION.split(".").slice(0, 2).join(".") }, 1);
+  new Gauge({
+    name: "kvorum_version",
+    help: "Which Kvorum release is running. 1 for 'version' label with the release.",
+    labelNames: ["version"],
+    registers: [registry],
+  }).set({ version: VERSION }, 1);
+  new Gauge({
+    name: "etcd_server_id",
+    help: "Server or member ID in hexadecimal format. 1 for 'server_id' label with current ID.",
+    labelNames: ["server_id"],
+    registers: [registry],
+    collect() {
+      const member = cache.member;
+      if (member === undefined) return;
+      this.reset();
+      this.set({ server_id: member.header().memberId.toString(16) }, 1);
+    },
+  });
+  const quota = new Gauge({
+    name: "etcd_server_quota_backend_bytes",
+    help: "Current backend storage quota size in bytes.",
+    registers: [registry],
+  });
+  if (opts.quotaBackendBytes !== undefined) quota.set(opts.quotaBackendBytes);
+
+  const rpcLabels = ["grpc_type", "grpc_service", "grpc_method"] as const;
+  const grpcStarted = new Counter({
+    name: "grpc_server_started_total",
+    help: "Total number of RPCs started on the server.",
+    labelNames: rpcLabels,
+    registers: [registry],
+  });
+  const grpcHandled = new Counter({
+    name: "grpc_server_handled_total",
+    help: "Total number of RPCs completed on the server, regardless of success or failure.",
+    labelNames: [...rpcLabels, "grpc_code"] as const,
+    registers: [registry],
+  });
+  const grpcMsgReceived = new Counter({
+    name: "grpc_server_msg_received_total",
+    help: "Total number of RPC stream messages received on the server.",
+    labelNames: rpcLabels,
+    registers: [registry],
+  });
+  const grpcMsgSent = new Counter({
+    name: "grpc_server_msg_sent_total",
+    help: "Total number of gRPC stream messages sent by the server.",
+    labelNames: rpcLabels,
+    registers: [registry],
+  });
+  const healthSuccess = new Counter({
+    name: "etcd_server_health_success",
+    help: "The total number of successful health checks",
+    registers: [registry],
+  });
+  const healthFailures = new Counter({
+    name: "etcd_server_health_failures",
+    help: "The total number of failed health checks",
+    registers: [registry],
+  });
+
+  return {
+    registry,
+    grpcStarted,
+    grpcHandled,
+    grpcMsgReceived,
+    grpcMsgSent,
+    healthSuccess,
+    healthFailures,
+    attachMember(member: MemberApi): void {
+      cache.member = member;
+    },
+  };
+}
