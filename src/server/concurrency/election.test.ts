@@ -183,3 +183,20 @@ test("observe starts with the current leader when there is one", T, () =>
     await it.return(); // the consumer stops: the watch must be released
   }),
 );
+
+test("proclaim and resign with an empty leader key are etcd's key-not-provided error", T, () =>
+  withMember(async (m) => {
+    const leader = { name: enc("el"), key: new Uint8Array(0), rev: 5, lease: await lease(m, 0xan) };
+    await assert.rejects(proclaim(m, leader, enc("v")), { message: "etcdserver: key is not provided" });
+    await assert.rejects(resign(m, leader), { message: "etcdserver: key is not provided" });
+  }),
+);
+
+test("campaigning with an unknown lease fails with etcd's lease-not-found error and leaves no key", T, () =>
+  withMember(async (m) => {
+    await assert.rejects(campaign(m, enc("el"), 0x777n, enc("v")), {
+      message: "etcdserver: requested lease not found",
+    });
+    assert.equal((await m.range({ key: enc("el/"), rangeEnd: enc("el0") })).count, 0);
+  }),
+);

@@ -2,6 +2,7 @@
 // `<name>/<lease hex>` holding its value; the oldest key is the leader. A leader is identified by
 // its key and that key's create revision, so a recreated key does not inherit leadership.
 import { bytesEqual } from "../../mvcc/bytes.js";
+import { Errors } from "../../mvcc/errors.js";
 import {
   CompareResult,
   CompareTarget,
@@ -38,6 +39,11 @@ export interface CampaignResult {
 export interface LeaderObservation {
   header: ResponseHeader;
   kv: KeyValue;
+}
+
+/** etcd validates the write before comparing: an empty leader key fails even for a non-owner. */
+function requireKey(key: Uint8Array): void {
+  if (key.length === 0) throw Errors.emptyKey();
 }
 
 function isOwner(leader: LeaderKey): Compare {
@@ -105,6 +111,7 @@ export async function proclaim(
   value: Uint8Array,
   signal?: AbortSignal,
 ): Promise<ResponseHeader> {
+  requireKey(leader.key);
   const lease = await sessionLease(member, leader.lease, signal);
   const resp = await member.txn(
     {
@@ -124,6 +131,7 @@ export async function resign(
   leader: LeaderKey,
   signal?: AbortSignal,
 ): Promise<ResponseHeader> {
+  requireKey(leader.key);
   const resp = await member.txn(
     { compare: [isOwner(leader)], success: [{ requestDeleteRange: { key: leader.key } }], failure: [] },
     { signal },

@@ -11,6 +11,7 @@ import {
   type TxnResponse,
 } from "../../mvcc/types.js";
 import { CompareResult, CompareTarget } from "../../mvcc/types.js";
+import { Errors } from "../../mvcc/errors.js";
 import type { MemberApi } from "../member-api.js";
 import { contenderKey, contenderPrefix, prefixRangeEnd } from "./keys.js";
 import { sessionLease } from "./session.js";
@@ -68,6 +69,8 @@ export async function unlock(
   key: Uint8Array,
   signal?: AbortSignal,
 ): Promise<ResponseHeader> {
+  // checked here too: etcd's KV layer rejects it before the member sees it
+  if (key.length === 0) throw Errors.emptyKey();
   const resp = await member.deleteRange({ key }, { signal });
   return resp.header;
 }
