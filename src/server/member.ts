@@ -1,0 +1,922 @@
+// One Kvorum member: the raft node, its log storage, the MVCC store with leases and watches, and
+// the loop that drives them. Every write is an envelope (envelope.ts) proposed through raft and
+// answered when its entry is applied; linearizable reads wait for a batched ReadIndex. The loop
+// handles one Ready at a time, strictly: persist (resolves after fsync) → send → apply (one backend
+// write transaction per Ready, each entry's raft index stored with its effects) → advance.
+// Nothing here special-cases a single member except the start-up campaign.
+import type { ServerConfig } from "../config/server-config.js";
+import { ETCD_API_VERSION } from "../version.js";
+import { EtcdError, Errors } from "../mvcc/errors.js";
+import { MemoryBackend, MvccStore, openLmdbBackend, type Backend } from "../mvcc/index.js";
+import type {
+  CompactionRequest,
+  CompactionResponse,
+  DeleteRangeRequest,
+  DeleteRangeResponse,
+  LeaseId,
+  PutRequest,
+  PutResponse,
+  RangeRequest,
+  RangeResponse,
+  RequestOp,
+  TxnRequest,
+  TxnResponse,
+} from "../mvcc/types.js";
+import {
+  DEFAULT_PROGRESS_INTERVAL_MS,
+  WatchHub,
+  type WatchSink,
+  type WatchStream,
+} from "../mvcc/watch/index.js";
+import {
+  BackendLeaseStore,
+  LeaseIdGenerator,
+  LeaseNotPrimaryError,
+  Lessor,
+  minLeaseTtlSeconds,
+  revokeLease,
+  grantLease,
+  systemClock,
+  type Clock,
+} from "../lease/index.js";
+import {
+  decodeConfChange,
+  EntryType,
+  ProposalDroppedError,
+  RawNode,
+  type ConfState,
+  type Entry,
+  type Message,
+  type ReadState,
+  type Ready,
+  type SoftState,
+} from "../raft/index.js";
+import { DurableLogStore, MemoryRaftLogStore, type RaftLogStore } from "../storage/index.js";
+import { AlarmTable } from "./alarms.js";
+import { prepareDataDir } from "./data-dir.js";
+import { decodeEnvelope, encodeEnvelope, RequestKind, type InternalRequest } from "./envelope.js";
+import { ServerErrors } from "./errors.js";
+import { identityFromConfig, memberIdOf, nodeIdOf, type MemberIdentity } from "./identity.js";
+import {
+  AlarmAction,
+  AlarmType,
+  type AlarmMember,
+  type HeaderInfo,
+  type LeaseGrantResult,
+  type LeaseTimeToLiveResult,
+  type MemberApi,
+  type MemberInfo,
+  type RequestOptions,
+  type SnapshotStream,
+  type StatusInfo,
+} from "./member-api.js";
+import { NoPeerTransport, type RaftTransport } from "./transport.js";
+
+/** pino-compatible logger. */
+export interface MemberLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+export interface MemberOptions {
+  config: ServerConfig;
+  logger?: MemberLogger;
+  /** "disk" (default): WAL + LMDB under config.dataDir. "memory": nothing touches the disk. */
+  storage?: "disk" | "memory";
+  /** Lease clock (tests inject a ManualClock). */
+  clock?: Clock;
+  /** Raft message transport; defaults to one with no peers. */
+  transport?: RaftTransport;
+}
+
+const silentLogger: MemberLogger = { info() {}, warn() {}, error() {}, debug() {} };
+
+/** How often an unanswered ReadIndex is asked again (etcd's readIndexRetryTime). */
+const READ_INDEX_RETRY_MS = 500;
+
+/** A caller waiting for an answer; settles once, then unhooks its timer and abort listener. */
+class Pending<T> {
+  done = false;
+  private timer: NodeJS.Timeout | undefined;
+  private signal: AbortSignal | undefined;
+  private readonly onAbort = () => this.reject(abortReason(this.signal));
+
+  constructor(
+    private readonly res: (v: T) => void,
+    private readonly rej: (e: unknown) => void,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    private readonly onSettle?: () => void,
+  ) {
+    this.timer = setTimeout(() => this.reject(ServerErrors.timeout()), timeoutMs);
+    if (signal !== undefined) {
+      this.signal = signal;
+      signal.addEventListener("abort", this.onAbort, { once: true });
+    }
+  }
+
+  resolve(v: T): void {
+    if (this.finish()) this.res(v);
+  }
+
+  reject(e: unknown): void {
+    if (this.finish()) this.rej(e);
+  }
+
+  private finish(): boolean {
+    if (this.done) return false;
+    this.done = true;
+    clearTimeout(this.timer);
+    this.signal?.removeEventListener("abort", this.onAbort);
+    this.onSettle?.();
+    return true;
+  }
+}
+
+function abortReason(signal: AbortSignal | undefined): unknown {
+  const reason: unknown = signal?.reason;
+  return reason instanceof Error ? reason : new Error("request canceled");
+}
+
+/** What an applied entry answers: a value or an etcd error. */
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+interface QueuedProposal {
+  seq: number;
+  data: Uint8Array;
+}
+
+interface ReadBatch {
+  waiters: Pending<void>[];
+  sentAt: number;
+}
+
+/** A read-only Txn (only ranges, no nested Txn) is served without a raft entry, as etcd does. */
+function isReadOnlyTxn(req: TxnRequest): boolean {
+  const ranges = (ops: RequestOp[]) => ops.every((op) => "requestRange" in op);
+  return ranges(req.success) && ranges(req.failure);
+}
+
+function isSerializableTxn(req: TxnRequest): boolean {
+  const serial = (ops: RequestOp[]) =>
+    ops.every((op) => "requestRange" in op && op.requestRange.serializable === true);
+  return serial(req.success) && serial(req.failure);
+}
+
+export class Member implements MemberApi {
+  readonly config: ServerConfig;
+  readonly clientUrls: string[];
+  readonly identity: MemberIdentity;
+  private readonly logger: MemberLogger;
+  private readonly nodeId: string;
+  private readonly requestTimeoutMs: number;
+  private readonly epoch = Date.now() + Math.random();
+  private seq = 0;
+
+  // state machine
+  private readonly store: MvccStore;
+  private readonly lessor: Lessor;
+  private readonly leaseIds: LeaseIdGenerator;
+  private readonly hub: WatchHub;
+  private readonly alarms: AlarmTable;
+
+  // raft
+  private readonly node: RawNode;
+  private term = 0;
+  private lead = "";
+  private isLeader = false;
+  private committedIndex = 0;
+  private appliedIndex: number;
+  private confState: ConfState;
+  private snapshotIndex: number;
+  private snapshotting = false;
+
+  // callers
+  private readonly waiters = new Map<number, Pending<unknown>>();
+  private readonly queuedProposals: QueuedProposal[] = [];
+  private readQueue: Pending<void>[] = [];
+  private readFlushScheduled = false;
+  private readonly readsInFlight = new Map<number, ReadBatch>();
+  private readCtx = 0;
+  /** Waiting for appliedIndex to reach an index, in index order of arrival (small). */
+  private applyWaiters: Array<{ index: number; waiters: Pending<void>[] }> = [];
+
+  // loop
+  private loopScheduled = false;
+  private loopRunning: Promise<void> | null = null;
+  private backgroundSave: Promise<void> = Promise.resolve();
+  private compaction: Promise<void> | null = null;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private lastTickAt: number;
+  private readonly heartbeatMs: number;
+  private stopping = false;
+  private stopped: Promise<void> | null = null;
+
+  private constructor(
+    opts: MemberOptions,
+    private readonly backend: Backend,
+    private readonly logStore: RaftLogStore,
+    private readonly transport: RaftTransport,
+    private readonly releaseDataDir: () => void,
+  ) {
+    const config = opts.config;
+    this.config = config;
+    this.clientUrls = [...config.advertiseClientUrls];
+    this.logger = opts.logger ?? silentLogger;
+    this.identity = identityFromConfig(config);
+    this.nodeId = nodeIdOf(this.identity.memberId);
+    this.heartbeatMs = config.heartbeatIntervalMs;
+    const electionTick = Math.max(2, Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs));
+    // etcd: 5 s + 2 × election timeout.
+    this.requestTimeoutMs = 5000 + 2 * config.electionTimeoutMs;
+
+    this.lessor = new Lessor({
+      store: new BackendLeaseStore(backend),
+      clock: opts.clock ?? systemClock,
+      minTtlSeconds: minLeaseTtlSeconds(electionTick, config.heartbeatIntervalMs),
+      expiredRetryMs: this.requestTimeoutMs,
+    });
+    // Unlimited here: the API layer enforces --max-txn-ops; a lease revocation is one big Txn.
+    this.store = MvccStore.open(backend, { leases: this.lessor, maxTxnOps: Number.MAX_SAFE_INTEGER });
+    this.lessor.restore(new BackendLeaseStore(backend), this.store.leasedKeys());
+    this.leaseIds = new LeaseIdGenerator(this.identity.memberId, Date.now());
+    this.alarms = new AlarmTable(backend);
+    const progress = config.experimentalWatchProgressNotifyIntervalMs;
+    this.hub = new WatchHub(this.store, {
+      progressIntervalMs: progress > 0 ? progress : DEFAULT_PROGRESS_INTERVAL_MS,
+      maxResponseBytes: config.maxRequestBytes,
+    });
+
+    const initial = logStore.initialState();
+    this.confState = initial.confState;
+    this.term = initial.hardState.term;
+    this.committedIndex = initial.hardState.commit;
+    const storedApplied = this.store.appliedIndex();
+    if (storedApplied > logStore.lastIndex()) {
+      throw new Error(
+        `backend applied index ${storedApplied} is beyond the raft log (last index ${logStore.lastIndex()}): the WAL does not belong to this database`,
+      );
+    }
+    // The backend may be ahead of the durable commit index (commit-only hard states are saved
+    // while applying): raft re-hands those entries out and the store skips them by index.
+    const applied = Math.max(logStore.firstIndex() - 1, Math.min(storedApplied, initial.hardState.commit));
+    this.appliedIndex = applied;
+    this.snapshotIndex = logStore.snapshot().metadata.index;
+    this.node = new RawNode({
+      id: this.nodeId,
+      electionTick,
+      heartbeatTick: 1,
+      storage: logStore,
+      applied,
+      maxSizePerMsg: 1024 * 1024,
+      maxInflightMsgs: 512,
+      checkQuorum: true,
+      preVote: true,
+      readOnlyOption: "safe",
+      disableProposalForwarding: false,
+      random: Math.random,
+    });
+    this.lastTickAt = performance.now();
+  }
+
+  /** Opens storage and starts the member (see startMember). */
+  static async start(opts: MemberOptions): Promise<Member> {
+    const config = opts.config;
+    const identity = identityFromConfig(config);
+    const self = nodeIdOf(identity.memberId);
+    const bootstrap: ConfState = {
+      voters: [...identity.members.values()].map(nodeIdOf),
+      learners: [],
+    };
+    if (!bootstrap.voters.includes(self)) bootstrap.voters.push(self);
+    let backend: Backend | undefined;
+    let logStore: RaftLogStore | undefined;
+    let release = () => {};
+    try {
+      if ((opts.storage ?? "disk") === "disk") {
+        const dir = prepareDataDir(config.dataDir);
+        release = dir.release;
+        logStore = await DurableLogStore.open(config.dataDir, {
+          bootstrap,
+          logger: { warn: (m: string) => opts.logger?.warn({}, m) },
+        });
+        backend = openLmdbBackend(dir.layout.db);
+      } else {
+        logStore = new MemoryRaftLogStore(bootstrap);
+        backend = new MemoryBackend();
+      }
+      const member = new Member(opts, backend, logStore, opts.transport ?? new NoPeerTransport(), release);
+      member.begin();
+      return member;
+    } catch (err) {
+      await backend?.close().catch(() => {});
+      await logStore?.close().catch(() => {});
+      release();
+      throw err;
+    }
+  }
+
+  private begin(): void {
+    const cs = this.confState;
+    // Alone in the configuration: no one else can elect us, so campaign now.
+    if (cs.voters.length === 1 && cs.voters[0] === this.nodeId && cs.learners.length === 0) {
+      this.node.campaign();
+    }
+    this.tickTimer = setInterval(() => this.onTickTimer(), this.heartbeatMs);
+    this.logger.info(
+      {
+        memberId: this.nodeId,
+        clusterId: this.identity.clusterId.toString(16),
+        appliedIndex: this.appliedIndex,
+        revision: this.store.currentRevision(),
+      },
+      "member started",
+    );
+    this.scheduleLoop();
+  }
+
+  // ---- MemberApi: identity -------------------------------------------------------------------
+
+  header(): HeaderInfo {
+    return { clusterId: this.identity.clusterId, memberId: this.identity.memberId, raftTerm: this.term };
+  }
+
+  // ---- MemberApi: KV -------------------------------------------------------------------------
+
+  async range(req: RangeRequest, opts?: RequestOptions): Promise<RangeResponse> {
+    this.checkRunning(opts);
+    if (req.serializable !== true) await this.linearizableBarrier(opts);
+    return this.store.range(req);
+  }
+
+  put(req: PutRequest, opts?: RequestOptions): Promise<PutResponse> {
+    return this.propose({ kind: RequestKind.Put, req }, opts);
+  }
+
+  deleteRange(req: DeleteRangeRequest, opts?: RequestOptions): Promise<DeleteRangeResponse> {
+    return this.propose({ kind: RequestKind.DeleteRange, req }, opts);
+  }
+
+  async txn(req: TxnRequest, opts?: RequestOptions): Promise<TxnResponse> {
+    if (isReadOnlyTxn(req)) {
+      this.checkRunning(opts);
+      if (!isSerializableTxn(req)) await this.linearizableBarrier(opts);
+      // Only ranges: evaluating it writes nothing (no raft index, no revision).
+      return this.store.txn(req);
+    }
+    return this.propose({ kind: RequestKind.Txn, req }, opts);
+  }
+
+  async compact(req: CompactionRequest, opts?: RequestOptions): Promise<CompactionResponse> {
+    const res = await this.propose<CompactionResponse>({ kind: RequestKind.Compact, req }, opts);
+    if (req.physical === true) await this.runCompaction();
+    return res;
+  }
+
+  // ---- MemberApi: leases ---------------------------------------------------------------------
+
+  leaseGrant(req: { id: LeaseId; ttl: number }, opts?: RequestOptions): Promise<LeaseGrantResult> {
+    const id = req.id !== 0n ? req.id : this.leaseIds.next((candidate) => this.lessor.exists(candidate));
+    return this.propose({ kind: RequestKind.LeaseGrant, req: { id, ttl: req.ttl } }, opts);
+  }
+
+  leaseRevoke(id: LeaseId, opts?: RequestOptions): Promise<{ revision: number }> {
+    return this.propose({ kind: RequestKind.LeaseRevoke, req: { id } }, opts);
+  }
+
+  async leaseRenew(id: LeaseId, opts?: RequestOptions): Promise<{ ttl: number; revision: number }> {
+    this.checkRunning(opts);
+    try {
+      const ttl = this.lessor.renew(id);
+      return { ttl, revision: this.store.currentRevision() };
+    } catch (err) {
+      if (err instanceof LeaseNotPrimaryError) {
+        // Forwarding keep-alives to the leader comes with the cluster transport (issue 6).
+        throw this.lead === "" ? ServerErrors.noLeader() : ServerErrors.notLeader();
+      }
+      throw err;
+    }
+  }
+
+  async leaseTimeToLive(id: LeaseId, keys: boolean, opts?: RequestOptions): Promise<LeaseTimeToLiveResult> {
+    this.checkRunning(opts);
+    await this.linearizableBarrier(opts);
+    const t = this.lessor.timeToLive(id, { keys });
+    return { ...t, revision: this.store.currentRevision() };
+  }
+
+  async leaseLeases(opts?: RequestOptions): Promise<{ ids: LeaseId[]; revision: number }> {
+    this.checkRunning(opts);
+    await this.linearizableBarrier(opts);
+    return { ids: this.lessor.leases().map((l) => l.id), revision: this.store.currentRevision() };
+  }
+
+  // ---- MemberApi: watch ----------------------------------------------------------------------
+
+  openWatchStream(sink: WatchSink): WatchStream {
+    if (this.stopping) throw ServerErrors.stopped();
+    return this.hub.openStream(sink);
+  }
+
+  // ---- MemberApi: maintenance ----------------------------------------------------------------
+
+  async status(): Promise<StatusInfo> {
+    this.checkRunning();
+    const size = this.backend.sizeBytes();
+    return {
+      version: ETCD_API_VERSION,
+      dbSize: size,
+      dbSizeInUse: size,
+      leader: memberIdOf(this.lead),
+      raftIndex: this.committedIndex,
+      raftTerm: this.term,
+      raftAppliedIndex: this.appliedIndex,
+      errors: this.alarms.list().map((a) => `memberID:${a.memberId} alarm:${AlarmType[a.alarm]} `),
+      isLearner: this.confState.learners.includes(this.nodeId),
+      revision: this.store.currentRevision(),
+    };
+  }
+
+  async hash(): Promise<{ hash: number; revision: number }> {
+    this.checkRunning();
+    return this.store.hash();
+  }
+
+  async hashKV(revision: number): Promise<{ hash: number; compactRevision: number; revision: number }> {
+    this.checkRunning();
+    return this.store.hashKV(revision);
+  }
+
+  async alarm(
+    req: { action: AlarmAction; memberId: bigint; alarm: AlarmType },
+    opts?: RequestOptions,
+  ): Promise<{ alarms: AlarmMember[]; revision: number }> {
+    if (req.action === AlarmAction.GET) {
+      this.checkRunning(opts);
+      return { alarms: this.alarms.list(req.alarm), revision: this.store.currentRevision() };
+    }
+    return this.propose(
+      { kind: RequestKind.Alarm, req: { action: req.action, memberId: req.memberId, alarm: req.alarm } },
+      opts,
+    );
+  }
+
+  async defragment(): Promise<void> {
+    this.checkRunning();
+    // LMDB reuses freed pages itself; finishing a pending compaction is what frees them.
+    await this.runCompaction();
+  }
+
+  async snapshot(): Promise<SnapshotStream> {
+    this.checkRunning();
+    throw new EtcdError("etcdserver: snapshot is not supported yet", "UNAVAILABLE");
+  }
+
+  async memberList(opts?: RequestOptions): Promise<MemberInfo[]> {
+    this.checkRunning(opts);
+    const out: MemberInfo[] = [];
+    for (const [name, id] of this.identity.members) {
+      const self = id === this.identity.memberId;
+      out.push({
+        id,
+        name,
+        peerUrls: self ? [...this.config.initialAdvertisePeerUrls] : (this.config.initialCluster[name] ?? []),
+        clientUrls: self ? [...this.clientUrls] : [],
+        isLearner: false,
+      });
+    }
+    return out;
+  }
+
+  async moveLeader(targetId: bigint, opts?: RequestOptions): Promise<void> {
+    this.checkRunning(opts);
+    if (!this.isLeader) throw ServerErrors.notLeader();
+    if (targetId === this.identity.memberId) return;
+    if (!this.confState.voters.includes(nodeIdOf(targetId))) throw ServerErrors.badLeaderTransferee();
+    this.node.transferLeadership(nodeIdOf(targetId));
+    this.scheduleLoop();
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------------
+
+  /** Stops the member: pending callers get "server stopped"; storage is closed. Idempotent. */
+  stop(): Promise<void> {
+    this.stopped ??= this.shutdown();
+    return this.stopped;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.tickTimer);
+    this.hub.close();
+    while (this.loopRunning) await this.loopRunning;
+    this.failAllCallers(ServerErrors.stopped());
+    await this.backgroundSave.catch(() => {});
+    while (this.compaction) await this.compaction.catch(() => {});
+    await this.transport.close().catch(() => {});
+    await this.logStore
+      .close()
+      .catch((err: unknown) => this.logger.error({ err }, "closing the raft log failed"));
+    await this.backend
+      .close()
+      .catch((err: unknown) => this.logger.error({ err }, "closing the backend failed"));
+    this.releaseDataDir();
+    this.logger.info({ memberId: this.nodeId }, "member stopped");
+  }
+
+  private failAllCallers(err: EtcdError): void {
+    for (const w of [...this.waiters.values()]) w.reject(err);
+    this.waiters.clear();
+    this.queuedProposals.length = 0;
+    for (const w of this.readQueue) w.reject(err);
+    this.readQueue = [];
+    for (const batch of this.readsInFlight.values()) for (const w of batch.waiters) w.reject(err);
+    this.readsInFlight.clear();
+    for (const a of this.applyWaiters) for (const w of a.waiters) w.reject(err);
+    this.applyWaiters = [];
+  }
+
+  /** A fatal error (storage failed, apply threw something that is not an etcd error). */
+  private fail(err: unknown): void {
+    this.logger.error({ err }, "member failed; stopping");
+    void this.stop();
+  }
+
+  /** For a peer transport: a raft message received from another member. */
+  receive(m: Message): void {
+    if (this.stopping) return;
+    this.node.step(m);
+    this.scheduleLoop();
+  }
+
+  private checkRunning(opts?: RequestOptions): void {
+    if (this.stopping) throw ServerErrors.stopped();
+    if (opts?.requireLeader === true && this.lead === "") throw ServerErrors.noLeader();
+    if (opts?.signal?.aborted === true) throw abortReason(opts.signal);
+  }
+
+  // ---- proposals -----------------------------------------------------------------------------
+
+  private propose<T>(request: InternalRequest, opts?: RequestOptions): Promise<T> {
+    try {
+      this.checkRunning(opts);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const seq = ++this.seq;
+    const data = encodeEnvelope(this.epoch, seq, request);
+    return new Promise<T>((resolve, reject) => {
+      const pending = new Pending<unknown>(
+        resolve as (v: unknown) => void,
+        reject,
+        this.requestTimeoutMs,
+        opts?.signal,
+        () => this.waiters.delete(seq),
+      );
+      this.waiters.set(seq, pending);
+      this.submit({ seq, data });
+    });
+  }
+
+  /** Proposes now, or queues behind earlier proposals raft could not take yet (no leader...). */
+  private submit(p: QueuedProposal): void {
+    if (this.queuedProposals.length > 0 || !this.tryPropose(p)) this.queuedProposals.push(p);
+    this.scheduleLoop();
+  }
+
+  private tryPropose(p: QueuedProposal): boolean {
+    try {
+      this.node.propose(p.data);
+      return true;
+    } catch (err) {
+      if (err instanceof ProposalDroppedError) return false;
+      throw err;
+    }
+  }
+
+  private retryQueuedProposals(): void {
+    while (this.queuedProposals.length > 0) {
+      const p = this.queuedProposals[0] as QueuedProposal;
+      // Proposals whose caller gave up (timeout, abort) are not proposed at all; internal
+      // proposals (seq 0) are retried by their owner, not queued.
+      if (!this.waiters.has(p.seq)) {
+        this.queuedProposals.shift();
+        continue;
+      }
+      if (!this.tryPropose(p)) return;
+      this.queuedProposals.shift();
+    }
+  }
+
+  /** An internal proposal with no caller (lease expiry); dropped if raft cannot take it now. */
+  private proposeInternal(request: InternalRequest): void {
+    const data = encodeEnvelope(this.epoch, 0, request);
+    if (this.tryPropose({ seq: 0, data })) this.scheduleLoop();
+  }
+
+  // ---- linearizable reads --------------------------------------------------------------------
+
+  /** Resolves once this member has applied everything committed when the call was made. */
+  private linearizableBarrier(opts?: RequestOptions): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.readQueue.push(new Pending<void>(resolve, reject, this.requestTimeoutMs, opts?.signal));
+      if (!this.readFlushScheduled) {
+        this.readFlushScheduled = true;
+        // Every read arriving in this turn of the event loop shares one ReadIndex.
+        setImmediate(() => this.flushReads());
+      }
+    });
+  }
+
+  private flushReads(): void {
+    this.readFlushScheduled = false;
+    if (this.stopping) return;
+    const waiters = this.readQueue.filter((w) => !w.done);
+    this.readQueue = [];
+    if (waiters.length > 0) this.sendReadIndex({ waiters, sentAt: performance.now() });
+  }
+
+  private sendReadIndex(batch: ReadBatch): void {
+    const ctx = ++this.readCtx;
+    const bytes = new Uint8Array(8);
+    new DataView(bytes.buffer).setFloat64(0, ctx);
+    batch.sentAt = performance.now();
+    this.readsInFlight.set(ctx, batch);
+    this.node.readIndex(bytes);
+    this.scheduleLoop();
+  }
+
+  private onReadStates(states: ReadState[]): void {
+    for (const rs of states) {
+      if (rs.requestCtx.length !== 8) continue;
+      const ctx = new DataView(rs.requestCtx.buffer, rs.requestCtx.byteOffset, 8).getFloat64(0);
+      const batch = this.readsInFlight.get(ctx);
+      if (batch === undefined) continue;
+      this.readsInFlight.delete(ctx);
+      if (rs.index <= this.appliedIndex) {
+        for (const w of batch.waiters) w.resolve();
+      } else {
+        this.applyWaiters.push({ index: rs.index, waiters: batch.waiters });
+      }
+    }
+  }
+
+  /** ReadIndex requests are dropped without a leader: ask again every READ_INDEX_RETRY_MS. */
+  private retryReads(now: number): void {
+    for (const [ctx, batch] of this.readsInFlight) {
+      if (now - batch.sentAt < READ_INDEX_RETRY_MS) continue;
+      this.readsInFlight.delete(ctx);
+      batch.waiters = batch.waiters.filter((w) => !w.done);
+      if (batch.waiters.length > 0) this.sendReadIndex(batch);
+    }
+  }
+
+  private notifyApplied(): void {
+    if (this.applyWaiters.length === 0) return;
+    const still: typeof this.applyWaiters = [];
+    for (const a of this.applyWaiters) {
+      if (a.index <= this.appliedIndex) for (const w of a.waiters) w.resolve();
+      else still.push(a);
+    }
+    this.applyWaiters = still;
+  }
+
+  // ---- ticks and leases ----------------------------------------------------------------------
+
+  private onTickTimer(): void {
+    if (this.stopping) return;
+    const now = performance.now();
+    // Deliver every elapsed tick, also after a stall (raft's lease rules count on it).
+    let ticks = Math.floor((now - this.lastTickAt) / this.heartbeatMs);
+    this.lastTickAt += ticks * this.heartbeatMs;
+    if (ticks > 10_000) ticks = 10_000;
+    try {
+      for (let i = 0; i < ticks; i++) this.node.tick();
+      this.retryReads(now);
+      this.retryQueuedProposals();
+      if (this.isLeader) {
+        for (const id of this.lessor.expired()) {
+          this.proposeInternal({ kind: RequestKind.LeaseRevoke, req: { id } });
+        }
+      }
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.scheduleLoop();
+  }
+
+  private onSoftState(soft: SoftState): void {
+    const wasLeader = this.isLeader;
+    const leaderChanged = soft.lead !== this.lead;
+    this.lead = soft.lead;
+    this.isLeader = soft.role === "leader";
+    if (this.isLeader && !wasLeader) {
+      this.lessor.promote(this.config.electionTimeoutMs);
+      this.logger.info({ memberId: this.nodeId, term: this.term }, "became leader");
+    } else if (!this.isLeader && wasLeader) {
+      this.lessor.demote();
+      this.logger.info({ memberId: this.nodeId, lead: soft.lead }, "lost leadership");
+    }
+    if (leaderChanged && this.readsInFlight.size > 0 && wasLeader !== this.isLeader) {
+      // etcd answers reads pending across a leader change with "leader changed".
+      for (const batch of this.readsInFlight.values()) {
+        for (const w of batch.waiters) w.reject(ServerErrors.leaderChanged());
+      }
+      this.readsInFlight.clear();
+    }
+  }
+
+  // ---- the Ready loop ------------------------------------------------------------------------
+
+  private scheduleLoop(): void {
+    if (this.loopScheduled || this.loopRunning || this.stopping) return;
+    this.loopScheduled = true;
+    // setImmediate, not a microtask: requests arriving in this turn join the same Ready.
+    setImmediate(() => {
+      this.loopScheduled = false;
+      if (this.loopRunning || this.stopping) return;
+      this.loopRunning = this.runLoop().finally(() => {
+        this.loopRunning = null;
+        if (!this.stopping && this.node.hasReady()) this.scheduleLoop();
+      });
+    });
+  }
+
+  private async runLoop(): Promise<void> {
+    try {
+      while (!this.stopping && this.node.hasReady()) await this.handleReady(this.node.ready());
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    const save = this.logStore.save(
+      { hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot },
+      rd.mustSync,
+    );
+    if (rd.mustSync || rd.entries.length > 0 || rd.snapshot !== undefined) {
+      await this.backgroundSave;
+      await save;
+    } else {
+      // Only the commit index changed: its durability does not gate applying (the entries are
+      // durable already and raft recomputes commit after a restart), so apply while it syncs.
+      const prev = this.backgroundSave;
+      this.backgroundSave = Promise.all([prev, save]).then(() => undefined);
+      this.backgroundSave.catch((err: unknown) => this.fail(err));
+    }
+    if (rd.messages.length > 0) this.transport.send(rd.messages);
+    if (rd.hardState !== undefined) {
+      this.term = rd.hardState.term;
+      this.committedIndex = rd.hardState.commit;
+    }
+    if (rd.softState !== undefined) this.onSoftState(rd.softState);
+    if (rd.snapshot !== undefined) {
+      // Receiving a leader's snapshot means replacing the backend: comes with issue 6.
+      throw new Error(`snapshot install at index ${rd.snapshot.metadata.index} is not supported yet`);
+    }
+    if (rd.committedEntries.length > 0) this.applyEntries(rd.committedEntries);
+    if (rd.readStates.length > 0) this.onReadStates(rd.readStates);
+    this.node.advance(rd);
+    this.retryQueuedProposals();
+    this.maybeSnapshot();
+  }
+
+  // ---- applying ------------------------------------------------------------------------------
+
+  private applyEntries(entries: Entry[]): void {
+    const answers: Array<[number, Outcome]> = [];
+    let compacted = false;
+    this.backend.writeTxn(() => {
+      for (const e of entries) {
+        const r = this.applyEntry(e);
+        if (r === undefined) continue;
+        if (r.compact) compacted = true;
+        if (r.seq !== 0) answers.push([r.seq, r.outcome]);
+      }
+    });
+    this.appliedIndex = (entries[entries.length - 1] as Entry).index;
+    for (const [seq, outcome] of answers) {
+      const w = this.waiters.get(seq);
+      if (w === undefined) continue;
+      if (outcome.ok) w.resolve(outcome.value);
+      else w.reject(outcome.error);
+    }
+    this.notifyApplied();
+    if (compacted) void this.runCompaction();
+  }
+
+  /** Applies one entry inside the Ready's write transaction. */
+  private applyEntry(e: Entry): { seq: number; outcome: Outcome; compact: boolean } | undefined {
+    if (e.type === EntryType.ConfChange) {
+      this.confState = this.node.applyConfChange(decodeConfChange(e.data));
+      this.store.setAppliedIndex(e.index);
+      return undefined;
+    }
+    if (e.data.length === 0) {
+      this.store.setAppliedIndex(e.index); // a new leader's empty entry
+      return undefined;
+    }
+    const env = decodeEnvelope(e.data);
+    const seq = env.epoch === this.epoch ? env.seq : 0;
+    let outcome: Outcome;
+    try {
+      outcome = { ok: true, value: this.applyRequest(env.request, e.index) };
+    } catch (error) {
+      // etcd errors are the request's answer (the store recorded the index); anything else is a
+      // bug or a failing disk: abort the transaction and stop.
+      if (!(error instanceof EtcdError)) throw error;
+      outcome = { ok: false, error };
+    }
+    return { seq, outcome, compact: env.request.kind === RequestKind.Compact && outcome.ok };
+  }
+
+  private applyRequest(request: InternalRequest, index: number): unknown {
+    switch (request.kind) {
+      case RequestKind.Put:
+        this.checkSpace(index);
+        return this.store.put(request.req, index);
+      case RequestKind.DeleteRange:
+        return this.store.deleteRange(request.req, index);
+      case RequestKind.Txn:
+        if (!isReadOnlyTxn(request.req)) this.checkSpace(index);
+        return this.store.txn(request.req, index);
+      case RequestKind.Compact:
+        return this.store.compact(request.req.revision, index);
+      case RequestKind.LeaseGrant: {
+        this.checkSpace(index);
+        const granted = grantLease(
+          this.backend,
+          this.store,
+          this.lessor,
+          request.req.id,
+          request.req.ttl,
+          index,
+        );
+        const g = granted ?? { id: request.req.id, ttl: request.req.ttl };
+        return { id: g.id, ttl: g.ttl, revision: this.store.currentRevision() } satisfies LeaseGrantResult;
+      }
+      case RequestKind.LeaseRevoke: {
+        const out = revokeLease(this.backend, this.store, this.lessor, request.req.id, index);
+        return { revision: out.revision ?? this.store.currentRevision() };
+      }
+      case RequestKind.Alarm: {
+        const { action, memberId, alarm } = request.req;
+        if (index > this.store.appliedIndex()) {
+          if (action === AlarmAction.ACTIVATE) this.alarms.activate(memberId, alarm);
+          else if (action === AlarmAction.DEACTIVATE) this.alarms.deactivate(memberId, alarm);
+          this.store.setAppliedIndex(index);
+        }
+        return { alarms: this.alarms.list(alarm), revision: this.store.currentRevision() };
+      }
+    }
+  }
+
+  /** While a NOSPACE alarm is active, requests that grow the database are refused (etcd). */
+  private checkSpace(index: number): void {
+    if (!this.alarms.has(AlarmType.NOSPACE)) return;
+    if (index > this.store.appliedIndex()) this.store.setAppliedIndex(index);
+    throw Errors.noSpace();
+  }
+
+  // ---- compaction and snapshots --------------------------------------------------------------
+
+  /** Runs the physical part of a pending compaction to the end (one run at a time). */
+  private runCompaction(): Promise<void> {
+    if (this.compaction)
+      return this.compaction.then(() => (this.store.compactionPending() ? this.runCompaction() : undefined));
+    const run = this.store.compactInBackground().finally(() => {
+      if (this.compaction === run) this.compaction = null;
+    });
+    this.compaction = run;
+    return run;
+  }
+
+  private maybeSnapshot(): void {
+    if (this.snapshotting || this.appliedIndex - this.snapshotIndex < this.config.snapshotCount) return;
+    this.snapshotting = true;
+    const index = this.appliedIndex;
+    // The state itself is durable in the backend; the snapshot records where it stands.
+    const data = new TextEncoder().encode(JSON.stringify({ revision: this.store.currentRevision() }));
+    this.logStore
+      .createSnapshot(index, this.confState, data)
+      .then(
+        () => {
+          this.snapshotIndex = index;
+          this.logger.info({ index }, "saved raft snapshot; released older WAL entries");
+        },
+        (err: unknown) => this.fail(err),
+      )
+      .finally(() => {
+        this.snapshotting = false;
+      });
+  }
+}
+
+/** Starts one member: opens (or creates) its storage and begins serving MemberApi calls. */
+export function startMember(opts: MemberOptions): Promise<Member> {
+  return Member.start(opts);
+}
