@@ -3,7 +3,7 @@
 // caller on the proposing member (epoch = that member incarnation's start time, so sequence
 // numbers replayed from an earlier run never match a caller of this run). Payloads are the domain
 // requests in a compact binary form: varints for counts and non-negative integers, zigzag varints
-// for integers that may be negative, 8-byte two's complement for lease and member IDs (bigint),
+// for integers that may be negative, 8-byte two's complement for lease IDs (int64) and member IDs (uint64, same bits),
 // and a presence bitmask for optional fields so a decoded request equals the one proposed.
 import type {
   Compare,
@@ -403,7 +403,7 @@ function readRequest(kind: number, r: Reader): InternalRequest {
     case RequestKind.LeaseRevoke:
       return { kind, req: { id: r.i64() } };
     case RequestKind.Alarm:
-      return { kind, req: { action: r.u8(), memberId: r.i64(), alarm: r.u8() } };
+      return { kind, req: { action: r.u8(), memberId: BigInt.asUintN(64, r.i64()), alarm: r.u8() } };
     default:
       throw new EnvelopeError(`unknown request kind ${kind}`);
   }

@@ -710,7 +710,8 @@ export class Member implements MemberApi {
 
   private onSoftState(soft: SoftState): void {
     const wasLeader = this.isLeader;
-    const leaderChanged = soft.lead !== this.lead;
+    // A read pending on a leader that is replaced (not merely found) may never be answered.
+    const leaderReplaced = this.lead !== "" && soft.lead !== this.lead;
     this.lead = soft.lead;
     this.isLeader = soft.role === "leader";
     if (this.isLeader && !wasLeader) {
@@ -720,7 +721,7 @@ export class Member implements MemberApi {
       this.lessor.demote();
       this.logger.info({ memberId: this.nodeId, lead: soft.lead }, "lost leadership");
     }
-    if (leaderChanged && this.readsInFlight.size > 0 && wasLeader !== this.isLeader) {
+    if (leaderReplaced && this.readsInFlight.size > 0) {
       // etcd answers reads pending across a leader change with "leader changed".
       for (const batch of this.readsInFlight.values()) {
         for (const w of batch.waiters) w.reject(ServerErrors.leaderChanged());
