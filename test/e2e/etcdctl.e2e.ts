@@ -128,15 +128,16 @@ describe(`etcdctl e2e (${target})`, () => {
     await t.run(["put", "other", "x"]);
 
     // Live watch of a prefix with previous values.
-    const live = spawnEtcdctl(server, ["watch", "--prefix", "w", "--prev-kv"]);
-    await sleep(700); // let the watch register before writing
+    // Starting at the next revision (4) makes the events independent of registration timing.
+    const live = spawnEtcdctl(server, ["watch", "--prefix", "w", "--prev-kv", "--rev", "4"]);
+    await sleep(500);
     await t.run(["put", "w1", "new"]);
     await t.run(["put", "w2", "second"]);
     await t.run(["put", "x", "not watched"]);
     await t.run(["del", "w1"]);
     await live.waitFor(/DELETE\nw1\nnew\nw1\n/);
     t.note("watch --prefix w --prev-kv (background) printed:");
-    t.record(["watch", "--prefix", "w", "--prev-kv"], { ...(await live.stop()), code: 0 });
+    t.record(["watch", "--prefix", "w", "--prev-kv", "--rev", "4"], { ...(await live.stop()), code: 0 });
 
     // Historical watch from revision 2 replays everything since.
     const history = spawnEtcdctl(server, ["watch", "--prefix", "", "--rev", "2"]);
@@ -152,12 +153,12 @@ describe(`etcdctl e2e (${target})`, () => {
 
     // Interactive watch: commands on stdin.
     const interactive = spawnEtcdctl(server, ["watch", "-i"]);
-    interactive.child.stdin?.write("watch i1\n");
-    await sleep(700);
+    interactive.child.stdin?.write("watch i1 --rev 8\n");
+    await sleep(500);
     await t.run(["put", "i1", "one"]);
     await interactive.waitFor(/one\n/);
-    interactive.child.stdin?.write("watch --prefix j --prev-kv\n");
-    await sleep(700);
+    interactive.child.stdin?.write("watch --prefix j --prev-kv --rev 9\n");
+    await sleep(500);
     await t.run(["put", "j1", "two"]);
     await t.run(["put", "j1", "three"]);
     await interactive.waitFor(/three\n/);
