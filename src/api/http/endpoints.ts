@@ -1,0 +1,100 @@
+// GET /health, GET /version and /metrics, answered as etcd 3.4 answers them.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ServerMetrics } from "../../common/metrics.js";
+import { AlarmAction, AlarmType, type MemberApi } from "../../server/member-api.js";
+import { ETCD_API_VERSION } from "../../version.js";
+
+const HEALTH_READ_TIMEOUT_MS = 1000;
+const HEALTH_KEY = new TextEncoder().encode("health");
+
+/** Go's http.Error: text/plain, nosniff, the message and a newline. */
+export function sendPlainError(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, {
+    "content-type": "text/plain; charset=utf-8",
+    "x-content-type-options": "nosniff",
+  });
+  res.end(text + "\n");
+}
+
+export function sendMethodNotAllowed(res: ServerResponse, allow?: string): void {
+  if (allow !== undefined) res.setHeader("allow", allow);
+  sendPlainError(res, 405, "Method Not Allowed");
+}
+
+/** Alarm names ?exclude= may list ("NOSPACE", "CORRUPT"). */
+function excludedAlarms(req: IncomingMessage): Set<string> {
+  const query = new URL(req.url ?? "/", "http://x").searchParams;
+  return new Set(query.getAll("exclude"));
+}
+
+export interface HealthResult {
+  health: boolean;
+  /** Why not healthy (for the log). */
+  reason?: string;
+}
+
+/**
+ * etcd's health rule: unhealthy while any alarm not excluded is raised, while there is no leader,
+ * or when a linearizable read does not complete within a second.
+ */
+export async function checkHealth(member: MemberApi, exclude: ReadonlySet<string>): Promise<HealthResult> {
+  try {
+    const { alarms } = await member.alarm({ action: AlarmAction.GET, memberId: 0n, alarm: AlarmType.NONE });
+    for (const a of alarms) {
+      const name = AlarmType[a.alarm] ?? String(a.alarm);
+      if (!exclude.has(name))
+        return { health: false, reason: `alarm ${name} raised by ${a.memberId.toString(16)}` };
+    }
+    const status = await member.status();
+    if (status.leader === 0n) return { health: false, reason: "no leader" };
+    await member.range(
+      { key: HEALTH_KEY, countOnly: true },
+      { signal: AbortSignal.timeout(HEALTH_READ_TIMEOUT_MS) },
+    );
+    return { health: true };
+  } catch (err) {
+    return { health: false, reason: `linearizable read failed: ${(err as Error).message}` };
+  }
+}
+
+export async function serveHealth(
+  req: IncomingMessage,
+  res: ServerResponse,
+  member: MemberApi,
+  metrics: ServerMetrics | undefined,
+  onUnhealthy?: (reason: string) => void,
+): Promise<void> {
+  if (req.method !== "GET") {
+    sendMethodNotAllowed(res, "GET");
+    return;
+  }
+  const result = await checkHealth(member, excludedAlarms(req));
+  if (result.health) {
+    metrics?.healthSuccess.inc();
+    res.writeHead(200, { "content-type": "text/plain; charset=utf-8" });
+    res.end('{"health":"true"}');
+    return;
+  }
+  metrics?.healthFailures.inc();
+  onUnhealthy?.(result.reason ?? "unhealthy");
+  sendPlainError(res, 503, '{"health":"false"}');
+}
+
+export function serveVersion(req: IncomingMessage, res: ServerResponse): void {
+  if (req.method !== "GET") {
+    sendMethodNotAllowed(res, "GET");
+    return;
+  }
+  res.writeHead(200, { "content-type": "application/json" });
+  res.end(JSON.stringify({ etcdserver: ETCD_API_VERSION, etcdcluster: "3.4.0" }));
+}
+
+export async function serveMetrics(res: ServerResponse, metrics: ServerMetrics): Promise<void> {
+  try {
+    const text = await metrics.registry.metrics();
+    res.writeHead(200, { "content-type": metrics.registry.contentType });
+    res.end(text);
+  } catch (err) {
+    sendPlainError(res, 500, `An error has occurred while serving metrics:\n\n${(err as Error).message}`);
+  }
+}
