@@ -9,7 +9,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
-import { HTTP2_PREFACE, listenClientUrl, routeForFirstBytes, type ListenerTlsOptions } from "./listener.js";
+import {
+  HTTP2_PREFACE,
+  listenClientUrl,
+  loadClientTls,
+  routeForFirstBytes,
+  type ListenerTlsOptions,
+} from "./listener.js";
 
 // A one-method gRPC service with raw-bytes messages: enough to prove the port speaks gRPC.
 const echoService: grpc.ServiceDefinition = {
@@ -240,6 +246,47 @@ test(
       } finally {
         await listener.close();
       }
+    } finally {
+      server.forceShutdown();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  "--auto-tls makes a self-signed certificate once and serves HTTPS with it",
+  { timeout: 30_000 },
+  async (t) => {
+    if (!hasOpenssl()) {
+      t.skip("openssl not installed: auto TLS cannot make a certificate");
+      return;
+    }
+    const dir = mkdtempSync(join(tmpdir(), "kvorum-autotls-"));
+    const { server, injector } = startGrpc();
+    try {
+      const config = {
+        certFile: "",
+        keyFile: "",
+        trustedCaFile: "",
+        clientCertAuth: false,
+        autoTls: true,
+        dataDir: dir,
+      };
+      const first = loadClientTls(config, ["127.0.0.1"]);
+      const again = loadClientTls(config, ["127.0.0.1"]);
+      assert.deepEqual(again.cert, first.cert, "the certificate is reused");
+      const listener = await listenClientUrl("https://127.0.0.1:0", {
+        grpc: injector,
+        http: hello,
+        tls: first,
+      });
+      try {
+        const got = await httpGet(`https://127.0.0.1:${listener.port}/auto`, { ca: first.cert });
+        assert.deepEqual(got, { status: 200, body: "hello /auto" });
+      } finally {
+        await listener.close();
+      }
+      assert.throws(() => loadClientTls({ ...config, autoTls: false }, []), /--cert-file, --key-file/);
     } finally {
       server.forceShutdown();
       rmSync(dir, { recursive: true, force: true });

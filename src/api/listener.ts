@@ -2,9 +2,11 @@
 // etcd does. Each connection's first bytes decide: the HTTP/2 connection preface goes to the gRPC
 // server, anything else to the HTTP handler (gateway, /health, /version, /metrics). https:// and
 // unixs:// terminate TLS first and then decide the same way on the decrypted bytes.
-import { existsSync, unlinkSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, unlinkSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
+import { join } from "node:path";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
 
@@ -199,4 +201,85 @@ export async function listenClientUrl(url: string, opts: ClientListenerOptions):
       return closed;
     },
   };
+}
+
+/** The TLS settings of ServerConfig that concern client URLs. */
+export interface ClientTlsConfig {
+  certFile: string;
+  keyFile: string;
+  trustedCaFile: string;
+  clientCertAuth: boolean;
+  autoTls: boolean;
+  dataDir: string;
+}
+
+/**
+ * Reads --cert-file/--key-file/--trusted-ca-file, or with --auto-tls (and no cert given) makes a
+ * self-signed certificate for `hosts` under <data-dir>/fixtures/client as etcd does, reusing one
+ * made before. Node cannot write X.509 certificates itself, so auto TLS runs the openssl command.
+ */
+export function loadClientTls(config: ClientTlsConfig, hosts: readonly string[]): ListenerTlsOptions {
+  let certFile = config.certFile;
+  let keyFile = config.keyFile;
+  if ((certFile === "" || keyFile === "") && config.autoTls) {
+    ({ certFile, keyFile } = selfSignedCert(join(config.dataDir, "fixtures", "client"), hosts));
+  }
+  if (certFile === "" || keyFile === "") {
+    throw new Error(
+      "TLS key/cert (--cert-file, --key-file) must be provided for client url with HTTPS scheme",
+    );
+  }
+  const read = (what: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new Error(`cannot read ${what} ${JSON.stringify(path)}: ${(err as Error).message}`);
+    }
+  };
+  const tlsOpts: ListenerTlsOptions = {
+    cert: read("--cert-file", certFile),
+    key: read("--key-file", keyFile),
+    clientCertAuth: config.clientCertAuth,
+  };
+  if (config.trustedCaFile !== "") tlsOpts.ca = read("--trusted-ca-file", config.trustedCaFile);
+  if (config.clientCertAuth && tlsOpts.ca === undefined) {
+    throw new Error("--client-cert-auth needs --trusted-ca-file to verify client certificates");
+  }
+  return tlsOpts;
+}
+
+function selfSignedCert(dir: string, hosts: readonly string[]): { certFile: string; keyFile: string } {
+  const certFile = join(dir, "cert.pem");
+  const keyFile = join(dir, "key.pem");
+  if (existsSync(certFile) && existsSync(keyFile)) return { certFile, keyFile };
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const names = new Set<string>(["localhost", ...hosts]);
+  const san = [...names].map((h) => (net.isIP(h) !== 0 ? `IP:${h}` : `DNS:${h}`)).join(",");
+  const args = [
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-keyout",
+    keyFile,
+    "-out",
+    certFile,
+    "-days",
+    "365",
+    "-subj",
+    "/O=kvorum",
+    "-addext",
+    `subjectAltName=${san}`,
+  ];
+  try {
+    execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
+  } catch (err) {
+    throw new Error(
+      `--auto-tls is not supported on this machine: generating a certificate needs the openssl command (${(err as Error).message.split("\n")[0]})`,
+    );
+  }
+  return { certFile, keyFile };
 }
