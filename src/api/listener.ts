@@ -233,7 +233,9 @@ export function loadClientTls(config: ClientTlsConfig, hosts: readonly string[])
     try {
       return readFileSync(path);
     } catch (err) {
-      throw new Error(`cannot read ${what} ${JSON.stringify(path)}: ${(err as Error).message}`);
+      throw new Error(`cannot read ${what} ${JSON.stringify(path)}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   };
   const tlsOpts: ListenerTlsOptions = {
@@ -279,6 +281,7 @@ function selfSignedCert(dir: string, hosts: readonly string[]): { certFile: stri
   } catch (err) {
     throw new Error(
       `--auto-tls is not supported on this machine: generating a certificate needs the openssl command (${(err as Error).message.split("\n")[0]})`,
+      { cause: err },
     );
   }
   return { certFile, keyFile };
