@@ -85,10 +85,20 @@ class Writer {
     this.buf[this.pos++] = v;
   }
 
-  /** Any safe integer (zigzag). */
+  /** Any safe integer, zigzag-encoded (the extremes, whose zigzag exceeds 2^53, via bigint). */
   svar(v: number): void {
     if (!Number.isSafeInteger(v)) throw new EnvelopeError(`not an integer: ${v}`);
-    this.uvar(v >= 0 ? v * 2 : -v * 2 - 1);
+    if (v > -(2 ** 51) && v < 2 ** 51) {
+      this.uvar(v >= 0 ? v * 2 : -v * 2 - 1);
+      return;
+    }
+    let z = v >= 0 ? BigInt(v) * 2n : -BigInt(v) * 2n - 1n;
+    this.room(10);
+    while (z >= 0x80n) {
+      this.buf[this.pos++] = Number(z & 0x7fn) | 0x80;
+      z >>= 7n;
+    }
+    this.buf[this.pos++] = Number(z);
   }
 
   f64(v: number): void {
@@ -147,8 +157,18 @@ class Reader {
   }
 
   svar(): number {
-    const z = this.uvar();
-    return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+    let z = 0n;
+    for (let shift = 0n; ; shift += 7n) {
+      if (shift > 63n) throw new EnvelopeError("varint too long");
+      const b = this.u8();
+      z |= BigInt(b & 0x7f) << shift;
+      if (b < 0x80) break;
+    }
+    const v = (z & 1n) === 0n ? z >> 1n : -((z + 1n) >> 1n);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
+      throw new EnvelopeError("integer out of range");
+    }
+    return Number(v);
   }
 
   f64(): number {

@@ -230,6 +230,26 @@ for (const storage of ["memory", "disk"] as const) {
       });
     });
 
+    test("exceeding --quota-backend-bytes raises NOSPACE and refuses growing requests", async () => {
+      await withMember(
+        storage,
+        async (m) => {
+          const value = new Uint8Array(4096);
+          let refused: unknown;
+          for (let i = 0; i < 1000 && refused === undefined; i++) {
+            await m.put({ key: enc(`q${i}`), value }).catch((e: unknown) => (refused = e));
+          }
+          assert.ok(refused instanceof EtcdError);
+          assert.equal(refused.message, "etcdserver: mvcc: database space exceeded");
+          const alarms = await m.alarm({ action: AlarmAction.GET, memberId: 0n, alarm: AlarmType.NONE });
+          assert.deepEqual(alarms.alarms, [{ memberId: m.header().memberId, alarm: AlarmType.NOSPACE }]);
+          await assert.rejects(m.leaseGrant({ id: 0n, ttl: 10 }), /database space exceeded/);
+          assert.match((await m.status()).errors.join(), /NOSPACE/);
+        },
+        ["--quota-backend-bytes", String(256 * 1024)],
+      );
+    });
+
     test("after stop, requests fail with etcd's 'server stopped'", async () => {
       const dir = mkdtempSync(join(tmpdir(), "kvorum-member-"));
       try {

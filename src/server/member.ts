@@ -53,6 +53,7 @@ import {
 } from "../raft/index.js";
 import { DurableLogStore, MemoryRaftLogStore, type RaftLogStore } from "../storage/index.js";
 import { AlarmTable } from "./alarms.js";
+import { AutoCompactor } from "./auto-compactor.js";
 import { prepareDataDir } from "./data-dir.js";
 import { decodeEnvelope, encodeEnvelope, RequestKind, type InternalRequest } from "./envelope.js";
 import { ServerErrors } from "./errors.js";
@@ -153,6 +154,23 @@ interface ReadBatch {
   sentAt: number;
 }
 
+/** etcd's quota cost estimates: per put (kvOverhead) and per lease grant (leaseOverhead). */
+const PUT_OVERHEAD = 256;
+const LEASE_OVERHEAD = 64;
+
+function txnCost(req: TxnRequest): number {
+  let cost = 0;
+  const ops = (list: RequestOp[]) => {
+    for (const op of list) {
+      if ("requestPut" in op) cost += PUT_OVERHEAD + op.requestPut.key.length + op.requestPut.value.length;
+      else if ("requestTxn" in op) cost += txnCost(op.requestTxn);
+    }
+  };
+  ops(req.success);
+  ops(req.failure);
+  return cost;
+}
+
 /** A read-only Txn (only ranges, no nested Txn) is served without a raft entry, as etcd does. */
 function isReadOnlyTxn(req: TxnRequest): boolean {
   const ranges = (ops: RequestOp[]) => ops.every((op) => "requestRange" in op);
@@ -209,6 +227,8 @@ export class Member implements MemberApi {
   private backgroundSave: Promise<void> = Promise.resolve();
   private compaction: Promise<void> | null = null;
   private tickTimer: NodeJS.Timeout | undefined;
+  private autoCompactTimer: NodeJS.Timeout | undefined;
+  private readonly autoCompactor: AutoCompactor | undefined;
   private lastTickAt: number;
   private readonly heartbeatMs: number;
   private stopping = false;
@@ -279,6 +299,15 @@ export class Member implements MemberApi {
       random: Math.random,
     });
     this.lastTickAt = performance.now();
+    if (config.autoCompactionRetentionValue > 0) {
+      this.autoCompactor = new AutoCompactor({
+        mode: config.autoCompactionMode,
+        retention: config.autoCompactionRetentionValue,
+        currentRevision: () => this.store.currentRevision(),
+        compact: (revision) => this.compact({ revision }),
+        now: () => performance.now(),
+      });
+    }
   }
 
   /** Opens storage and starts the member (see startMember). */
@@ -325,6 +354,15 @@ export class Member implements MemberApi {
       this.node.campaign();
     }
     this.tickTimer = setInterval(() => this.onTickTimer(), this.heartbeatMs);
+    const compactor = this.autoCompactor;
+    if (compactor !== undefined) {
+      // Only the leader compacts; the compaction itself goes through raft like a client's.
+      this.autoCompactTimer = setInterval(() => {
+        if (this.isLeader && !this.stopping) {
+          compactor.check().catch((err: unknown) => this.logger.warn({ err }, "auto compaction failed"));
+        }
+      }, compactor.intervalMs);
+    }
     this.logger.info(
       {
         memberId: this.nodeId,
@@ -352,6 +390,8 @@ export class Member implements MemberApi {
   }
 
   put(req: PutRequest, opts?: RequestOptions): Promise<PutResponse> {
+    if (!this.quotaAvailable(PUT_OVERHEAD + req.key.length + req.value.length))
+      return this.quotaExceeded(opts);
     return this.propose({ kind: RequestKind.Put, req }, opts);
   }
 
@@ -366,6 +406,7 @@ export class Member implements MemberApi {
       // Only ranges: evaluating it writes nothing (no raft index, no revision).
       return this.store.txn(req);
     }
+    if (!this.quotaAvailable(txnCost(req))) return this.quotaExceeded(opts);
     return this.propose({ kind: RequestKind.Txn, req }, opts);
   }
 
@@ -375,9 +416,32 @@ export class Member implements MemberApi {
     return res;
   }
 
+  /** etcd's backend quota: the database plus the request's estimated cost must fit. */
+  private quotaAvailable(cost: number): boolean {
+    // A stopped member's backend is closed: let propose() answer "server stopped".
+    if (this.stopping) return true;
+    return this.backend.sizeBytes() + cost <= this.config.quotaBackendBytes;
+  }
+
+  /** Raises the NOSPACE alarm through raft (as etcd's quota check does) and refuses the request. */
+  private async quotaExceeded(opts?: RequestOptions): Promise<never> {
+    if (!this.alarms.has(AlarmType.NOSPACE)) {
+      this.logger.warn(
+        { quota: this.config.quotaBackendBytes },
+        "database space exceeded; raising NOSPACE alarm",
+      );
+      await this.alarm(
+        { action: AlarmAction.ACTIVATE, memberId: this.identity.memberId, alarm: AlarmType.NOSPACE },
+        opts,
+      ).catch(() => {});
+    }
+    throw Errors.noSpace();
+  }
+
   // ---- MemberApi: leases ---------------------------------------------------------------------
 
   leaseGrant(req: { id: LeaseId; ttl: number }, opts?: RequestOptions): Promise<LeaseGrantResult> {
+    if (!this.quotaAvailable(LEASE_OVERHEAD)) return this.quotaExceeded(opts);
     const id = req.id !== 0n ? req.id : this.leaseIds.next((candidate) => this.lessor.exists(candidate));
     return this.propose({ kind: RequestKind.LeaseGrant, req: { id, ttl: req.ttl } }, opts);
   }
@@ -510,6 +574,7 @@ export class Member implements MemberApi {
   private async shutdown(): Promise<void> {
     this.stopping = true;
     clearInterval(this.tickTimer);
+    clearInterval(this.autoCompactTimer);
     this.hub.close();
     while (this.loopRunning) await this.loopRunning;
     this.failAllCallers(ServerErrors.stopped());
