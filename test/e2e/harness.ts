@@ -3,8 +3,17 @@
 // is tracked so a test's `after` (or process exit) can kill it even when the test failed.
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from "node:fs";
-import { createServer } from "node:net";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -95,10 +104,22 @@ function kvorumCommand(): { cmd: string; args: string[] } {
   }
   const source = join(REPO_ROOT, "src", "cli", "kvorum.ts");
   const built = join(REPO_ROOT, "dist", "src", "cli", "kvorum.js");
-  if (existsSync(built) && (!existsSync(source) || statSync(built).mtimeMs >= statSync(source).mtimeMs)) {
+  // The build is used only when it is newer than every source file, so tests never run stale code.
+  if (existsSync(built) && statSync(built).mtimeMs >= newestMtime(join(REPO_ROOT, "src"))) {
     return { cmd: process.execPath, args: ["--enable-source-maps", built] };
   }
   return { cmd: process.execPath, args: ["--import", "tsx", source] };
+}
+
+/** Newest modification time of any .ts file under `dir`. */
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(path));
+    else if (entry.name.endsWith(".ts")) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
 }
 
 function serverArgs(clientPort: number, peerPort: number, dataDir: string): string[] {
@@ -135,7 +156,24 @@ async function healthy(endpoint: string): Promise<boolean> {
   }
 }
 
-/** Start a single-member server of the given kind and wait until /health says true. */
+/** Does something accept TCP connections on this loopback port? */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolveAccepts) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    socket.setTimeout(1000);
+    socket.once("connect", () => {
+      socket.destroy();
+      resolveAccepts(true);
+    });
+    socket.once("error", () => resolveAccepts(false));
+    socket.once("timeout", () => {
+      socket.destroy();
+      resolveAccepts(false);
+    });
+  });
+}
+
+/** Start a single-member server of the given kind and wait until it is ready to serve. */
 export async function startServer(
   kind: ServerKind = e2eTarget(),
   opts: StartOptions = {},
@@ -153,6 +191,9 @@ export async function startServer(
   const launch = async (): Promise<void> => {
     const args = [...serverArgs(clientPort, peerPort, dataDir), ...(opts.extraArgs ?? [])];
     const { cmd, args: prefix } = kind === "etcd" ? { cmd: "etcd", args: [] } : kvorumCommand();
+    // Whether this launch (not an earlier one) logged etcd's readiness line.
+    let readyLogged = false;
+    let logTail = "";
     const proc = spawn(cmd, [...prefix, ...args], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
     child = proc;
     liveChildren.add(proc);
@@ -165,7 +206,12 @@ export async function startServer(
       }),
     );
     const append = (chunk: Buffer) => {
-      output += chunk.toString("utf8");
+      const text = chunk.toString("utf8");
+      output += text;
+      if (!readyLogged) {
+        logTail = (logTail + text).slice(-4096);
+        readyLogged = logTail.includes("ready to serve client requests");
+      }
       // Bound memory on long runs: keep the tail.
       if (output.length > 200_000) output = output.slice(-100_000);
     };
@@ -176,7 +222,10 @@ export async function startServer(
       if (exitInfo !== undefined) {
         throw new Error(`${kind} exited before it was ready (${exitInfo}):\n${output.slice(-4000)}`);
       }
+      // /health answering true is the signal; etcd's "ready to serve" log line (printed by this
+      // launch, not an earlier one) plus an accepting port is the fallback.
       if (await healthy(endpoint)) return;
+      if (readyLogged && (await accepts(clientPort))) return;
       await sleep(100);
     }
     proc.kill("SIGKILL");
@@ -391,6 +440,12 @@ export function normalise(text: string): string {
 export function assertGolden(name: string, actual: string): void {
   const path = join(GOLDEN_DIR, name);
   const normalised = normalise(actual);
+  // Keep what this run printed, for diffing by hand against the golden file.
+  const actualDir = process.env.KVORUM_E2E_ACTUAL_DIR;
+  if (actualDir !== undefined && actualDir !== "") {
+    mkdirSync(actualDir, { recursive: true });
+    writeFileSync(join(actualDir, name), normalised);
+  }
   if (process.env.KVORUM_E2E_UPDATE_GOLDEN === "1") {
     if (e2eTarget() !== "etcd")
       throw new Error("golden files are captured from etcd only (KVORUM_E2E_TARGET=etcd)");
