@@ -241,7 +241,12 @@ export async function startServer(
     await exited;
   };
 
-  await launch();
+  try {
+    await launch();
+  } catch (err) {
+    if (ownsDataDir) rmSync(dirname(dataDir), { recursive: true, force: true });
+    throw err;
+  }
   return {
     kind,
     endpoint,
