@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import net from "node:net";
-import type tls from "node:tls";
+import tls from "node:tls";
+import http2 from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -154,6 +155,38 @@ test("unix socket listener", { timeout: 10_000 }, async () => {
   }
 });
 
+/** One gRPC call framed by hand over node:http2, on a TLS connection made without ALPN. */
+function rawGrpcEchoWithoutAlpn(
+  port: number,
+  creds: { ca: Buffer; cert: Buffer; key: Buffer },
+  body: string,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(`https://127.0.0.1:${port}`, {
+      createConnection: () => tls.connect({ host: "127.0.0.1", port, ...creds, ALPNProtocols: [] }),
+    });
+    session.on("error", reject);
+    const payload = Buffer.from(body);
+    const frame = Buffer.alloc(5 + payload.length);
+    frame.writeUInt32BE(payload.length, 1);
+    payload.copy(frame, 5);
+    const stream = session.request({
+      ":method": "POST",
+      ":path": "/test.Echo/Echo",
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
+    const chunks: Buffer[] = [];
+    stream.on("data", (c: Buffer) => chunks.push(c));
+    stream.on("end", () => {
+      session.close();
+      resolve(Buffer.concat(chunks).subarray(5).toString());
+    });
+    stream.on("error", reject);
+    stream.end(frame);
+  });
+}
+
 function hasOpenssl(): boolean {
   try {
     execFileSync("openssl", ["version"], { stdio: "ignore" });
@@ -235,6 +268,8 @@ test(
         );
         const creds = grpc.credentials.createSsl(read("ca.crt"), read("client.key"), read("client.crt"));
         assert.equal(await callEcho(`127.0.0.1:${port}`, creds, "tls"), "echo:tls");
+        // An HTTP/2 client that offers no ALPN at all still reaches gRPC.
+        assert.equal(await rawGrpcEchoWithoutAlpn(port, good, "bare"), "echo:bare");
         // No client certificate: the handshake fails, the server stays up.
         await assert.rejects(httpGet(`https://127.0.0.1:${port}/nocert`, { ca: read("ca.crt") }));
         // Plain HTTP on the TLS port.

@@ -126,6 +126,11 @@ export async function listenClientUrl(url: string, opts: ClientListenerOptions):
         // http2 drains bytes already buffered on the stream before reading the socket itself.
         socket.pause();
         socket.unshift(seen);
+        // Node's http2 server drops TLS sockets whose ALPN result is not h2; the preface has
+        // already shown this is HTTP/2 (a client that sent no ALPN), so say so.
+        if (socket instanceof tls.TLSSocket && socket.alpnProtocol !== "h2") {
+          socket.alpnProtocol = "h2";
+        }
         opts.grpc.injectConnection(socket);
       } else {
         // Node's HTTP/1 parser reads the socket's handle directly once attached, past anything
