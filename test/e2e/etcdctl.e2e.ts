@@ -88,6 +88,11 @@ describe(`etcdctl e2e (${target})`, () => {
     await t.run(["get", "bin", "-w", "fields"]);
     await t.run(["put", "foo1", "--ignore-value"]);
     await t.run(["put", "nokey", "--ignore-value"]);
+    await t.run(["put", "", "empty-key"]);
+    await t.run(["get", ""]);
+    // Above --max-request-bytes (1.5 MiB) but within the gRPC receive limit: the server refuses.
+    await t.run(["put", "big"], { input: "a".repeat(1_700_000) });
+    await t.run(["get", "big", "--keys-only"]);
     assertGolden("kv-put-get.txt", t.text());
   });
 
@@ -176,6 +181,11 @@ describe(`etcdctl e2e (${target})`, () => {
     await t.run(["put", "lk2", "v2", "--lease", id]);
     await t.run(["put", "plain", "v3"]);
     await t.run(["lease", "keep-alive", "--once", id]);
+    // The streaming form keeps printing until stopped.
+    const streaming = spawnEtcdctl(server, ["lease", "keep-alive", id]);
+    await streaming.waitFor(/keepalived with TTL\(100\)\n/);
+    const streamed = await streaming.stop();
+    assert.match(streamed.stdout, /^(lease [0-9a-f]+ keepalived with TTL\(100\)\n)+$/);
     const ttl = await t.run(["lease", "timetolive", id, "--keys"]);
     const remaining = /remaining\((\d+)s\)/.exec(ttl.stdout);
     assert.ok(remaining, ttl.stdout);
@@ -224,6 +234,8 @@ describe(`etcdctl e2e (${target})`, () => {
     await t.run(["put", "m", "1"]);
     await t.run(["endpoint", "health"]);
     await t.run(["endpoint", "health", "-w", "json"]);
+    // --cluster dials the client URLs the member list advertises.
+    await t.run(["endpoint", "health", "--cluster"]);
     await t.run(["member", "list"]);
     await t.run(["member", "list", "-w", "json"]);
     await t.run(["alarm", "list"]);
@@ -258,6 +270,9 @@ describe(`etcdctl e2e (${target})`, () => {
       simple.stdout,
       /^http:\/\/127\.0\.0\.1:\d+, [0-9a-f]+, 3\.\d+\.\d+, [0-9.]+ [kMG]?B, true, false, \d+, \d+, \d+, \n$/,
     );
+
+    const cluster = await etcdctl(server, ["endpoint", "status", "--cluster"]);
+    assert.equal(cluster.stdout.split("\n")[0], simple.stdout.split("\n")[0]);
 
     const hash = await etcdctl(server, ["endpoint", "hashkv", "-w", "json"]);
     assert.equal(hash.code, 0, hash.stderr);
