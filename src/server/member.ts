@@ -381,6 +381,11 @@ export class Member implements MemberApi {
     return { clusterId: this.identity.clusterId, memberId: this.identity.memberId, raftTerm: this.term };
   }
 
+  /** The current leader's member ID, 0n when none is known. */
+  leaderId(): bigint {
+    return memberIdOf(this.lead);
+  }
+
   // ---- MemberApi: KV -------------------------------------------------------------------------
 
   async range(req: RangeRequest, opts?: RequestOptions): Promise<RangeResponse> {
