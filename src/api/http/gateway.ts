@@ -11,6 +11,7 @@ import type {
   ServerStreamHandler,
   UnaryHandler,
 } from "../handler-types.js";
+import { decodeFirstJsonValue } from "./go-json.js";
 import { JsonStreamSplitter } from "./json-stream.js";
 import {
   GRPC_CODE_NUMBERS,
@@ -97,17 +98,14 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 function decodeRequest(codec: JsonCodec, typeName: string, body: Buffer): PlainMessage {
-  const text = body.toString("utf8");
-  let json: unknown = {};
-  // An empty body is an all-defaults request, as in grpc-gateway.
-  if (text.trim() !== "") {
-    try {
-      json = JSON.parse(text);
-    } catch (err) {
-      throw invalidArgument((err as Error).message);
-    }
+  let json: unknown;
+  try {
+    json = decodeFirstJsonValue(body);
+  } catch (err) {
+    throw invalidArgument((err as Error).message);
   }
-  return fromJson(codec, typeName, json);
+  // An empty body is an all-defaults request, as in grpc-gateway.
+  return fromJson(codec, typeName, json ?? {});
 }
 
 function fromJson(codec: JsonCodec, typeName: string, json: unknown): PlainMessage {

@@ -1,0 +1,226 @@
+// The kvorum binary end to end: start it on a free port with a temp data dir, use the JSON gateway
+// and the HTTP endpoints with plain HTTP, then SIGTERM it.
+import assert from "node:assert/strict";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import http from "node:http";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const ENTRY = join(ROOT, "src", "cli", "kvorum.ts");
+const NODE_ARGS = ["--import", "tsx", ENTRY];
+
+const b64 = (s: string): string => Buffer.from(s).toString("base64");
+const unb64 = (s: string): string => Buffer.from(s, "base64").toString();
+
+/** A clean environment: no ETCD_* variables from the caller leak into the server. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("ETCD_")) env[k] = v;
+  return env;
+}
+
+function runOnce(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [...NODE_ARGS, ...args], {
+    cwd: ROOT,
+    env: cleanEnv(),
+    encoding: "utf8",
+    timeout: 20_000,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test("unknown flag: exit 1 naming the flag", { timeout: 30_000 }, () => {
+  const r = runOnce(["--no-such-flag=1"]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /--no-such-flag/);
+  assert.match(r.stderr, /kvorum --help/);
+});
+
+test("--version and --help", { timeout: 30_000 }, () => {
+  const v = runOnce(["--version"]);
+  assert.equal(v.status, 0);
+  assert.match(v.stdout, /^kvorum Version: \d+\.\d+\.\d+\netcd API Version: 3\.4\.\d+\n/);
+  const h = runOnce(["--help"]);
+  assert.equal(h.status, 0);
+  assert.match(h.stdout, /--listen-client-urls/);
+});
+
+interface Started {
+  child: ChildProcess;
+  base: string;
+  logs: string[];
+  exited: Promise<number | null>;
+}
+
+/** Starts kvorum and resolves with its client URL once it logs the ready line. */
+async function startKvorum(dataDir: string, extra: string[] = []): Promise<Started> {
+  const peerPort = 20000 + Math.floor(Math.random() * 20000);
+  const child = spawn(
+    process.execPath,
+    [
+      ...NODE_ARGS,
+      "--data-dir",
+      dataDir,
+      "--listen-client-urls",
+      "http://127.0.0.1:0",
+      "--advertise-client-urls",
+      "http://127.0.0.1:0",
+      "--listen-peer-urls",
+      `http://127.0.0.1:${peerPort}`,
+      "--logger=zap",
+      ...extra,
+    ],
+    { cwd: ROOT, env: cleanEnv(), stdio: ["ignore", "ignore", "pipe"] },
+  );
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const logs: string[] = [];
+  const base = await new Promise<string>((resolve, reject) => {
+    const lines = createInterface({ input: child.stderr as NodeJS.ReadableStream });
+    lines.on("line", (line) => {
+      logs.push(line);
+      try {
+        const entry = JSON.parse(line) as { msg?: string; "listen-client-urls"?: string[] };
+        if (entry.msg === "ready to serve client requests") resolve(entry["listen-client-urls"]?.[0] ?? "");
+      } catch {
+        // not a log line
+      }
+    });
+    void exited.then((code) => reject(new Error(`kvorum exited with ${code}:\n${logs.join("\n")}`)));
+  });
+  return { child, base, logs, exited };
+}
+
+/** Walks into parsed JSON: at(x, "kvs", 0, "value"). */
+function at(value: unknown, ...path: (string | number)[]): unknown {
+  let v = value;
+  for (const step of path) v = (v as Record<string | number, unknown> | undefined)?.[step];
+  return v;
+}
+const str = (value: unknown, ...path: (string | number)[]): string => String(at(value, ...path));
+
+async function post(base: string, path: string, body: unknown): Promise<{ status: number; json: unknown }> {
+  const res = await fetch(base + path, {
+    method: "POST",
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(5000),
+  });
+  return { status: res.status, json: await res.json() };
+}
+
+/** Opens a streaming gateway call; `next()` resolves with each response line. */
+function openStream(base: string, path: string) {
+  const req = http.request(base + path, { method: "POST" });
+  const queue: unknown[] = [];
+  const waiting: ((v: unknown) => void)[] = [];
+  let status = 0;
+  req.on("response", (res) => {
+    status = res.statusCode ?? 0;
+    createInterface({ input: res }).on("line", (line) => {
+      if (line.trim() === "") return;
+      const value: unknown = JSON.parse(line);
+      const w = waiting.shift();
+      if (w) w(value);
+      else queue.push(value);
+    });
+  });
+  req.on("error", () => {});
+  return {
+    send: (msg: unknown) => req.write(JSON.stringify(msg)),
+    next: (): Promise<unknown> =>
+      queue.length > 0
+        ? Promise.resolve(queue.shift())
+        : new Promise((resolve, reject) => {
+            waiting.push(resolve);
+            setTimeout(() => reject(new Error("no stream response within 5 s")), 5000).unref();
+          }),
+    status: () => status,
+    close: () => req.destroy(),
+  };
+}
+
+test("kvorum serves the gateway and HTTP endpoints, and stops on SIGTERM", { timeout: 60_000 }, async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "kvorum-cli-"));
+  let server: Started | undefined;
+  try {
+    server = await startKvorum(join(dataDir, "data"));
+    const { base } = server;
+    const ready = server.logs.filter((l) => l.includes('"ready to serve client requests"'));
+    assert.equal(ready.length, 1);
+    assert.match(base, /^http:\/\/127\.0\.0\.1:\d+$/);
+
+    // Health and version.
+    const health = await fetch(base + "/health", { signal: AbortSignal.timeout(5000) });
+    assert.equal(health.status, 200);
+    assert.equal(await health.text(), '{"health":"true"}');
+    const version = await fetch(base + "/version", { signal: AbortSignal.timeout(5000) });
+    assert.deepEqual(await version.json(), { etcdserver: "3.4.0", etcdcluster: "3.4.0" });
+
+    // Put, range, txn.
+    const put = await post(base, "/v3/kv/put", { key: b64("foo"), value: b64("bar") });
+    assert.equal(put.status, 200);
+    const rev = Number(str(put.json, "header", "revision"));
+    assert.ok(rev >= 2);
+    assert.ok(/^\d+$/.test(str(put.json, "header", "cluster_id")));
+    const range = await post(base, "/v3/kv/range", { key: b64("foo") });
+    assert.equal(at(range.json, "count"), "1");
+    assert.equal(unb64(str(range.json, "kvs", 0, "value")), "bar");
+    const txn = await post(base, "/v3/kv/txn", {
+      compare: [{ key: b64("foo"), target: "VALUE", result: "EQUAL", value: b64("bar") }],
+      success: [{ request_put: { key: b64("foo"), value: b64("baz") } }],
+      failure: [{ request_range: { key: b64("foo") } }],
+    });
+    assert.equal(txn.status, 200);
+    assert.equal(at(txn.json, "succeeded"), true);
+    const empty = await post(base, "/v3/kv/range", {});
+    assert.equal(empty.status, 400);
+    assert.equal(at(empty.json, "message"), "etcdserver: key is not provided");
+    assert.equal(at(empty.json, "code"), 3);
+
+    // A watch stream sees a later put.
+    const watch = openStream(base, "/v3/watch");
+    watch.send({ create_request: { key: b64("w") } });
+    const created = await watch.next();
+    assert.equal(watch.status(), 200);
+    assert.equal(at(created, "result", "created"), true);
+    await post(base, "/v3/kv/put", { key: b64("w"), value: b64("1") });
+    const event = await watch.next();
+    assert.equal(unb64(str(event, "result", "events", 0, "kv", "key")), "w");
+    assert.equal(unb64(str(event, "result", "events", 0, "kv", "value")), "1");
+    watch.close();
+
+    // Lease grant and keep-alive.
+    const grant = await post(base, "/v3/lease/grant", { TTL: "30" });
+    assert.equal(grant.status, 200);
+    const id = str(grant.json, "ID");
+    assert.ok(/^\d+$/.test(id));
+    const keepalive = openStream(base, "/v3/lease/keepalive");
+    keepalive.send({ ID: id });
+    const renewed = await keepalive.next();
+    assert.equal(at(renewed, "result", "ID"), id);
+    assert.equal(at(renewed, "result", "TTL"), "30");
+    keepalive.close();
+
+    // Metrics count the gateway calls under gRPC names.
+    const metrics = await (await fetch(base + "/metrics", { signal: AbortSignal.timeout(5000) })).text();
+    assert.match(metrics, /^etcd_server_has_leader 1$/m);
+    assert.match(
+      metrics,
+      /^grpc_server_handled_total\{grpc_type="unary",grpc_service="etcdserverpb.KV",grpc_method="Put",grpc_code="OK"\} [1-9]/m,
+    );
+
+    server.child.kill("SIGTERM");
+    assert.equal(await server.exited, 0);
+    server = undefined;
+  } finally {
+    if (server !== undefined) {
+      server.child.kill("SIGKILL");
+      await server.exited;
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
