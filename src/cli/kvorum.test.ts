@@ -9,10 +9,14 @@ import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { findPackageRoot } from "../proto/load.js";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const ENTRY = join(ROOT, "src", "cli", "kvorum.ts");
-const NODE_ARGS = ["--import", "tsx", ENTRY];
+// From the sources (tsx) run kvorum.ts; from dist/ run the compiled kvorum.js next to this file.
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = findPackageRoot(HERE);
+const NODE_ARGS = import.meta.url.endsWith(".ts")
+  ? ["--import", "tsx", join(HERE, "kvorum.ts")]
+  : ["--enable-source-maps", join(HERE, "kvorum.js")];
 
 const b64 = (s: string): string => Buffer.from(s).toString("base64");
 const unb64 = (s: string): string => Buffer.from(s, "base64").toString();
