@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
+import https from "node:https";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
@@ -57,12 +58,13 @@ test("--version and --help", { timeout: 30_000 }, () => {
 interface Started {
   child: ChildProcess;
   base: string;
+  metricsBase: string | undefined;
   logs: string[];
   exited: Promise<number | null>;
 }
 
 /** Starts kvorum and resolves with its client URL once it logs the ready line. */
-async function startKvorum(dataDir: string, extra: string[] = []): Promise<Started> {
+async function startKvorum(dataDir: string, extra: string[] = [], scheme = "http"): Promise<Started> {
   const peerPort = 20000 + Math.floor(Math.random() * 20000);
   const child = spawn(
     process.execPath,
@@ -71,9 +73,9 @@ async function startKvorum(dataDir: string, extra: string[] = []): Promise<Start
       "--data-dir",
       dataDir,
       "--listen-client-urls",
-      "http://127.0.0.1:0",
+      `${scheme}://127.0.0.1:0`,
       "--advertise-client-urls",
-      "http://127.0.0.1:0",
+      `${scheme}://127.0.0.1:0`,
       "--listen-peer-urls",
       `http://127.0.0.1:${peerPort}`,
       "--logger=zap",
@@ -83,20 +85,22 @@ async function startKvorum(dataDir: string, extra: string[] = []): Promise<Start
   );
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const logs: string[] = [];
-  const base = await new Promise<string>((resolve, reject) => {
+  type ReadyLine = { msg?: string; "listen-client-urls"?: string[]; "listen-metrics-urls"?: string[] };
+  const ready = await new Promise<ReadyLine>((resolve, reject) => {
     const lines = createInterface({ input: child.stderr as NodeJS.ReadableStream });
     lines.on("line", (line) => {
       logs.push(line);
       try {
-        const entry = JSON.parse(line) as { msg?: string; "listen-client-urls"?: string[] };
-        if (entry.msg === "ready to serve client requests") resolve(entry["listen-client-urls"]?.[0] ?? "");
+        const entry = JSON.parse(line) as ReadyLine;
+        if (entry.msg === "ready to serve client requests") resolve(entry);
       } catch {
         // not a log line
       }
     });
     void exited.then((code) => reject(new Error(`kvorum exited with ${code}:\n${logs.join("\n")}`)));
   });
-  return { child, base, logs, exited };
+  const base = ready["listen-client-urls"]?.[0] ?? "";
+  return { child, base, metricsBase: ready["listen-metrics-urls"]?.[0], logs, exited };
 }
 
 /** Walks into parsed JSON: at(x, "kvs", 0, "value"). */
@@ -151,7 +155,7 @@ test("kvorum serves the gateway and HTTP endpoints, and stops on SIGTERM", { tim
   const dataDir = mkdtempSync(join(tmpdir(), "kvorum-cli-"));
   let server: Started | undefined;
   try {
-    server = await startKvorum(join(dataDir, "data"));
+    server = await startKvorum(join(dataDir, "data"), ["--listen-metrics-urls", "http://127.0.0.1:0"]);
     const { base } = server;
     const ready = server.logs.filter((l) => l.includes('"ready to serve client requests"'));
     assert.equal(ready.length, 1);
@@ -217,6 +221,58 @@ test("kvorum serves the gateway and HTTP endpoints, and stops on SIGTERM", { tim
       /^grpc_server_handled_total\{grpc_type="unary",grpc_service="etcdserverpb.KV",grpc_method="Put",grpc_code="OK"\} [1-9]/m,
     );
 
+    // The metrics port serves /metrics and /health only.
+    const metricsBase = server.metricsBase ?? "";
+    assert.match(metricsBase, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const onMetricsPort = await fetch(metricsBase + "/metrics", { signal: AbortSignal.timeout(5000) });
+    assert.match(await onMetricsPort.text(), /^etcd_server_is_leader 1$/m);
+    const healthOnMetricsPort = await fetch(metricsBase + "/health", { signal: AbortSignal.timeout(5000) });
+    assert.equal(healthOnMetricsPort.status, 200);
+    await healthOnMetricsPort.text();
+    const noGateway = await fetch(metricsBase + "/v3/kv/range", {
+      method: "POST",
+      body: "{}",
+      signal: AbortSignal.timeout(5000),
+    });
+    assert.equal(noGateway.status, 404);
+    await noGateway.text();
+
+    server.child.kill("SIGTERM");
+    assert.equal(await server.exited, 0);
+    assert.ok(server.logs.some((l) => l.includes('"member stopped"')));
+    server = undefined;
+  } finally {
+    if (server !== undefined) {
+      server.child.kill("SIGKILL");
+      await server.exited;
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+function hasOpenssl(): boolean {
+  return spawnSync("openssl", ["version"], { stdio: "ignore" }).status === 0;
+}
+
+test("https client URL with --auto-tls", { timeout: 60_000 }, async (t) => {
+  if (!hasOpenssl()) {
+    t.skip("openssl not installed: --auto-tls cannot make a certificate");
+    return;
+  }
+  const dataDir = mkdtempSync(join(tmpdir(), "kvorum-cli-tls-"));
+  let server: Started | undefined;
+  try {
+    server = await startKvorum(join(dataDir, "data"), ["--auto-tls"], "https");
+    assert.match(server.base, /^https:\/\/127\.0\.0\.1:\d+$/);
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = https.get(`${server?.base}/health`, { rejectUnauthorized: false, timeout: 5000 }, (res) => {
+        let text = "";
+        res.on("data", (c: Buffer) => (text += c.toString()));
+        res.on("end", () => resolve(text));
+      });
+      req.on("error", reject);
+    });
+    assert.equal(body, '{"health":"true"}');
     server.child.kill("SIGTERM");
     assert.equal(await server.exited, 0);
     server = undefined;
