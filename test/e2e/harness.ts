@@ -433,7 +433,8 @@ export function normalise(text: string): string {
       .replace(/"took":"[0-9.]+[a-zµ]+"/g, '"took":"<DURATION>"')
       // Loopback ports (client and peer URLs).
       .replace(/127\.0\.0\.1:\d+/g, "127.0.0.1:<PORT>")
-      // Hex member ids in lists and tables.
+      // Hex member ids in lists and tables (etcdctl prints member ids without zero padding).
+      .replace(/^[0-9a-f]{1,16}(?=, (started|unstarted),)/gm, "<HEX>")
       .replace(/\b[0-9a-f]{16}\b/g, "<HEX>")
   );
 }
