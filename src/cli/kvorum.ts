@@ -1,0 +1,288 @@
+#!/usr/bin/env node
+// kvorum: the server. Reads etcd 3.4's flags, ETCD_* variables or a YAML config file, starts one
+// member, and serves gRPC, the JSON gateway, /health, /version and /metrics on every client URL.
+import { realpathSync } from "node:fs";
+import { arch, platform } from "node:os";
+import { fileURLToPath } from "node:url";
+import type { HandlerTable } from "../api/handler-types.js";
+import {
+  createHttpHandler,
+  createMetricsHttpHandler,
+  instrumentHandlers,
+  type JsonCodec,
+} from "../api/http/index.js";
+import {
+  listenClientUrl,
+  loadClientTls,
+  type ClientListener,
+  type GrpcConnectionSink,
+  type ListenerTlsOptions,
+} from "../api/listener.js";
+import { createLogger, type MemberLogger, type ServerLogger } from "../common/logger.js";
+import { createMetrics } from "../common/metrics.js";
+import { ConfigError, parseServerConfig, type ServerConfig } from "../config/server-config.js";
+import { renderHelp } from "../config/help-text.js";
+import { startMember, type MemberApi } from "../server/index.js";
+import { ETCD_API_VERSION, VERSION } from "../version.js";
+
+/**
+ * The API modules other parts of the project provide (names fixed in the integration plan).
+ * They are loaded at run time so this file builds while they are being written; once they
+ * exist these become ordinary imports.
+ */
+interface ApiModules {
+  createHandlerTable(
+    member: MemberApi,
+    opts: { maxTxnOps: number; maxRequestBytes: number; logger?: MemberLogger },
+  ): HandlerTable;
+  createGrpcServer(
+    table: HandlerTable,
+    opts: { maxRecvBytes: number; logger?: MemberLogger },
+  ): GrpcConnectionSink & { close(): Promise<void> };
+  codec: JsonCodec;
+}
+
+async function loadApiModules(): Promise<ApiModules> {
+  const load = (path: string): Promise<Record<string, unknown>> =>
+    import(path) as Promise<Record<string, unknown>>;
+  const [services, grpcServer, codec] = await Promise.all([
+    load("../api/services/index.js"),
+    load("../api/grpc/server.js"),
+    load("../proto/codec.js"),
+  ]);
+  return {
+    createHandlerTable: services["createHandlerTable"] as ApiModules["createHandlerTable"],
+    createGrpcServer: grpcServer["createGrpcServer"] as ApiModules["createGrpcServer"],
+    codec: {
+      plainFromJson: codec["plainFromJson"] as JsonCodec["plainFromJson"],
+      plainToJson: codec["plainToJson"] as JsonCodec["plainToJson"],
+    },
+  };
+}
+
+/** etcd lets a gRPC message be this much larger than --max-request-bytes. */
+const GRPC_OVERHEAD_BYTES = 512 * 1024;
+
+export interface RunningServer {
+  /** The client URLs as bound (a port 0 replaced by the real port). */
+  clientUrls: string[];
+  metricsUrls: string[];
+  /** Resolves true once the member has a leader, false if stopped first. */
+  ready(): Promise<boolean>;
+  /** Stops accepting, closes every connection, stops the member. */
+  stop(): Promise<void>;
+}
+
+/** The text `kvorum --version` prints, shaped like etcd's. */
+export function versionText(): string {
+  return [
+    `kvorum Version: ${VERSION}`,
+    `etcd API Version: ${ETCD_API_VERSION}`,
+    `Node Version: ${process.version}`,
+    `Node OS/Arch: ${platform()}/${arch()}`,
+  ].join("\n");
+}
+
+function boundUrl(url: string, listener: ClientListener): string {
+  if (listener.port === undefined) return url;
+  const u = new URL(url);
+  if (u.port === String(listener.port)) return url;
+  u.port = String(listener.port);
+  return u.toString().replace(/\/$/, "");
+}
+
+function hostsOf(urls: readonly string[]): string[] {
+  return urls.flatMap((url) => {
+    const u = new URL(url);
+    return u.protocol === "http:" || u.protocol === "https:" ? [u.hostname.replace(/^\[(.*)\]$/, "$1")] : [];
+  });
+}
+
+function needsTls(urls: readonly string[]): boolean {
+  return urls.some((u) => u.startsWith("https:") || u.startsWith("unixs:"));
+}
+
+/** A metrics-only port has no gRPC: an HTTP/2 client there is simply disconnected. */
+const noGrpc: GrpcConnectionSink = {
+  injectConnection: (socket) => socket.destroy(),
+};
+
+/** Starts the member and its listeners; the caller owns signals and process exit. */
+export async function runServer(config: ServerConfig, logger: ServerLogger): Promise<RunningServer> {
+  const tlsWanted = needsTls([...config.listenClientUrls, ...config.listenMetricsUrls]);
+  const tls: ListenerTlsOptions | undefined = tlsWanted
+    ? loadClientTls(config, hostsOf([...config.listenClientUrls, ...config.listenMetricsUrls]))
+    : undefined;
+
+  const { createHandlerTable, createGrpcServer, codec } = await loadApiModules();
+  const member = await startMember({ config, logger });
+  const listeners: ClientListener[] = [];
+  let grpc: ReturnType<ApiModules["createGrpcServer"]> | undefined;
+  const stopped = new AbortController();
+  const stop = async (): Promise<void> => {
+    stopped.abort();
+    await Promise.all(listeners.map((l) => l.close().catch(() => {})));
+    await grpc?.close().catch(() => {});
+    await member.stop();
+  };
+  try {
+    const metrics = createMetrics({
+      quotaBackendBytes: config.quotaBackendBytes,
+    });
+    metrics.attachMember(member);
+    const table = instrumentHandlers(
+      createHandlerTable(member, {
+        maxTxnOps: config.maxTxnOps,
+        maxRequestBytes: config.maxRequestBytes,
+        logger,
+      }),
+      metrics,
+    );
+    grpc = createGrpcServer(table, {
+      maxRecvBytes: config.maxRequestBytes + GRPC_OVERHEAD_BYTES,
+      logger,
+    });
+    const http = createHttpHandler(table, member, {
+      codec,
+      maxRequestBytes: config.maxRequestBytes,
+      metrics,
+      logger,
+    });
+    const clientUrls: string[] = [];
+    for (const url of config.listenClientUrls) {
+      const listener = await listenClientUrl(url, { grpc, http, tls });
+      listeners.push(listener);
+      const bound = boundUrl(url, listener);
+      clientUrls.push(bound);
+      if (!url.startsWith("https:") && !url.startsWith("unixs:")) {
+        logger.warn({ address: bound }, "serving client traffic insecurely; this is strongly discouraged!");
+      }
+    }
+    const metricsUrls: string[] = [];
+    const metricsHttp = createMetricsHttpHandler(member, metrics, logger);
+    for (const url of config.listenMetricsUrls) {
+      const listener = await listenClientUrl(url, {
+        grpc: noGrpc,
+        http: metricsHttp,
+        tls,
+      });
+      listeners.push(listener);
+      metricsUrls.push(boundUrl(url, listener));
+    }
+    return {
+      clientUrls,
+      metricsUrls,
+      stop,
+      ready: () => waitForLeader(member, stopped),
+    };
+  } catch (err) {
+    await stop().catch(() => {});
+    throw err;
+  }
+}
+
+const LEADER_POLL_MS = 20;
+
+/**
+ * Like etcd's ReadyNotify: the member is ready once it has a leader (and so can commit); until
+ * then the ready line is not logged.
+ */
+async function waitForLeader(member: MemberApi, stopped: AbortController): Promise<boolean> {
+  while (!stopped.signal.aborted) {
+    const status = await member.status().catch(() => undefined);
+    if (status !== undefined && status.leader !== 0n) return true;
+    await new Promise((resolve) => setTimeout(resolve, LEADER_POLL_MS));
+  }
+  return false;
+}
+
+function exitOnSignals(logger: ServerLogger, server: RunningServer): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, "received a second signal; exiting now");
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, "received signal; shutting down");
+    server.stop().then(
+      () => {
+        logger.info({}, "stopped serving client requests");
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+}
+
+export async function main(argv: readonly string[], env: Record<string, string | undefined>): Promise<void> {
+  let parsed: ReturnType<typeof parseServerConfig>;
+  try {
+    parsed = parseServerConfig(argv, env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`error verifying flags, ${err.message}. See 'kvorum --help'.\n`);
+    process.exit(1);
+  }
+  const { config, warnings } = parsed;
+  if (config.help) {
+    process.stdout.write(renderHelp());
+    return;
+  }
+  if (config.version) {
+    process.stdout.write(versionText() + "\n");
+    return;
+  }
+  const logger = createLogger({
+    logger: config.logger,
+    level: config.logLevel,
+  });
+  for (const warning of warnings) logger.warn({}, warning);
+  logger.info(
+    {
+      "kvorum-version": VERSION,
+      "etcd-api-version": ETCD_API_VERSION,
+      "node-version": process.version,
+      name: config.name,
+      "data-dir": config.dataDir,
+    },
+    "starting kvorum",
+  );
+  let server: RunningServer;
+  try {
+    server = await runServer(config, logger);
+  } catch (err) {
+    logger.fatal({ err }, `failed to start: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  exitOnSignals(logger, server);
+  if (!(await server.ready())) return;
+  logger.info(
+    {
+      "listen-client-urls": server.clientUrls,
+      "advertise-client-urls": config.advertiseClientUrls,
+      "listen-metrics-urls": server.metricsUrls,
+    },
+    "ready to serve client requests",
+  );
+}
+
+/** True when this file is the program (also through npm's bin symlink), not an import. */
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  await main(process.argv.slice(2), process.env);
+}
