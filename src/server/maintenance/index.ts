@@ -3,3 +3,7 @@
 export * from "./identity.js";
 export * from "./alarms.js";
 export * from "./quota.js";
+export * from "./backend-snapshot.js";
+export * from "./db-size.js";
+export * from "./defrag.js";
+export { lmdbEnvironmentOf, memoryTablesOf } from "./backend-access.js";

@@ -1,0 +1,38 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { BACKEND_KINDS, enc } from "../../mvcc/test-backends.js";
+import { backendDbSize } from "./db-size.js";
+
+for (const kind of BACKEND_KINDS) {
+  test(
+    `db size on ${kind.name}: grows with data; in-use drops after deletes`,
+    { timeout: 20_000 },
+    async () => {
+      const t = await kind.create();
+      try {
+        const kv = t.backend.table("kv");
+        const empty = backendDbSize(t.backend);
+        assert.ok(empty.dbSizeInUse <= empty.dbSize);
+        t.backend.writeTxn(() => {
+          for (let i = 0; i < 2000; i++) kv.put(enc(`key-${i}`), new Uint8Array(400).fill(i % 251));
+        });
+        const full = backendDbSize(t.backend);
+        assert.ok(full.dbSize >= 2000 * 400, `dbSize ${full.dbSize}`);
+        assert.ok(full.dbSizeInUse >= 2000 * 400 && full.dbSizeInUse <= full.dbSize);
+        t.backend.writeTxn(() => {
+          for (let i = 0; i < 2000; i++) kv.del(enc(`key-${i}`));
+        });
+        t.backend.writeTxn(() => kv.put(enc("x"), enc("y")));
+        const after = backendDbSize(t.backend);
+        assert.ok(
+          after.dbSizeInUse < full.dbSizeInUse / 10,
+          `in use ${after.dbSizeInUse} vs ${full.dbSizeInUse}`,
+        );
+        if (kind.name === "lmdb") assert.ok(after.dbSize >= full.dbSize, "LMDB's file does not shrink");
+        assert.equal(after.dbSize % (kind.name === "lmdb" ? 4096 : 1), 0);
+      } finally {
+        await t.cleanup();
+      }
+    },
+  );
+}

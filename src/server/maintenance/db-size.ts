@@ -1,0 +1,72 @@
+// Status.dbSize and Status.dbSizeInUse. etcd reports the bolt file size and that size minus the
+// free pages. For LMDB: dbSize = the pages up to the environment's highest used page (what the
+// data file occupies, since LMDB grows it page by page); dbSizeInUse = the pages reachable from
+// the two meta pages: the main and free-list trees and every named table's tree (branch, leaf and
+// overflow pages). Freed pages still count in dbSize but not in dbSizeInUse; LMDB reuses them for
+// later writes. A MemoryBackend has no pages: both figures are its stored key and value bytes.
+import type { Database, RootDatabase } from "lmdb";
+import type { Backend } from "../../mvcc/backend.js";
+import { lmdbEnvironmentOf } from "./backend-access.js";
+
+export interface DbSize {
+  dbSize: number;
+  dbSizeInUse: number;
+}
+
+interface TreeStats {
+  treeBranchPageCount?: number;
+  treeLeafPageCount?: number;
+  overflowPages?: number;
+}
+
+interface EnvStats extends TreeStats {
+  pageSize?: number;
+  lastPageNumber?: number;
+  free?: TreeStats;
+}
+
+const treePages = (s: TreeStats | undefined): number =>
+  (s?.treeBranchPageCount ?? 0) + (s?.treeLeafPageCount ?? 0) + (s?.overflowPages ?? 0);
+
+/** LMDB's meta pages: page 0 and page 1. */
+const META_PAGES = 2;
+
+const tableHandles = new WeakMap<RootDatabase, Map<string, Database>>();
+
+function tableHandle(env: RootDatabase, name: string): Database {
+  let handles = tableHandles.get(env);
+  if (handles === undefined) {
+    handles = new Map();
+    tableHandles.set(env, handles);
+  }
+  let db = handles.get(name);
+  if (db === undefined) {
+    db = env.openDB(name, { keyEncoding: "binary", encoding: "binary" });
+    handles.set(name, db);
+  }
+  return db;
+}
+
+/** The named tables of an LMDB environment (the keys of its main database). */
+function tableNames(env: RootDatabase): string[] {
+  const names: string[] = [];
+  for (const key of env.getKeys()) if (typeof key === "string") names.push(key);
+  return names;
+}
+
+export function lmdbDbSize(env: RootDatabase): DbSize {
+  const stats = env.getStats() as EnvStats;
+  const pageSize = stats.pageSize ?? 4096;
+  const dbSize = ((stats.lastPageNumber ?? 0) + 1) * pageSize;
+  let pages = META_PAGES + treePages(stats) + treePages(stats.free);
+  for (const name of tableNames(env)) pages += treePages(tableHandle(env, name).getStats() as TreeStats);
+  return { dbSize, dbSizeInUse: Math.min(dbSize, pages * pageSize) };
+}
+
+/** Both figures for any backend (see the file comment). */
+export function backendDbSize(backend: Backend): DbSize {
+  const env = lmdbEnvironmentOf(backend);
+  if (env !== undefined) return lmdbDbSize(env);
+  const size = backend.sizeBytes();
+  return { dbSize: size, dbSizeInUse: size };
+}
