@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { BACKEND_KINDS, enc } from "../../mvcc/test-backends.js";
-import { backendDbSize } from "./db-size.js";
+import { backendDbSize, cachedDbSize } from "./db-size.js";
 
 for (const kind of BACKEND_KINDS) {
   test(
@@ -36,3 +36,18 @@ for (const kind of BACKEND_KINDS) {
     },
   );
 }
+
+test("cachedDbSize reuses the figure for maxAgeMs", async () => {
+  const t = await BACKEND_KINDS[0]!.create();
+  try {
+    let clock = 0;
+    const size = cachedDbSize(t.backend, 100, () => clock);
+    assert.equal(size().dbSize, 0);
+    t.backend.writeTxn(() => t.backend.table("kv").put(enc("k"), enc("v")));
+    assert.equal(size().dbSize, 0);
+    clock = 100;
+    assert.equal(size().dbSize, 2);
+  } finally {
+    await t.cleanup();
+  }
+});

@@ -70,3 +70,20 @@ export function backendDbSize(backend: Backend): DbSize {
   const size = backend.sizeBytes();
   return { dbSize: size, dbSizeInUse: size };
 }
+
+/**
+ * backendDbSize with the result reused for `maxAgeMs` (LMDB's figure takes tens of microseconds:
+ * one stat per table), for checks on every request such as the space quota.
+ */
+export function cachedDbSize(backend: Backend, maxAgeMs = 100, now: () => number = Date.now): () => DbSize {
+  let cached: DbSize | undefined;
+  let at = 0;
+  return () => {
+    const t = now();
+    if (cached === undefined || t - at >= maxAgeMs) {
+      cached = backendDbSize(backend);
+      at = t;
+    }
+    return cached;
+  };
+}

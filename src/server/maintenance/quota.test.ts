@@ -4,6 +4,10 @@ import { AlarmType } from "../member-api.js";
 import type { TxnRequest } from "../../mvcc/types.js";
 import { DEFAULT_QUOTA_BYTES, QuotaChecker, requestCost, type QuotaRequest } from "./quota.js";
 
+// Checked against etcd 3.4.23 with --quota-backend-bytes 200000: once the file passed the quota,
+// put, lease grant and a txn with a put failed with "etcdserver: mvcc: database space exceeded"
+// (ResourceExhausted) and the failing put was not stored; a read-only txn, delete, lease revoke
+// and compact succeeded; `alarm list` and Status.errors showed "memberID:<decimal> alarm:NOSPACE ".
 const b = (s: string) => new TextEncoder().encode(s);
 const put = (k: string, v: string) => ({ requestPut: { key: b(k), value: b(v) } });
 

@@ -54,7 +54,12 @@ export function requestCost(r: QuotaRequest): number {
 export interface QuotaOptions {
   /** --quota-backend-bytes: 0 means the 2 GiB default; negative disables the quota (as in etcd). */
   quotaBackendBytes: number;
-  /** The backend size compared with the quota (etcd: the database file size). */
+  /**
+   * The backend size compared with the quota. etcd uses its file size, which its defrag shrinks;
+   * Kvorum's live defrag cannot shrink LMDB's file (defrag.ts), so pass the in-use size
+   * (cachedDbSize(backend)().dbSizeInUse): then compact + defrag + alarm disarm recovers from
+   * NOSPACE as operators expect, because compaction frees pages LMDB reuses.
+   */
   backendSize: () => number;
   /** Whether an alarm of this type is active (AlarmStore.has). */
   alarmActive: (alarm: AlarmType) => boolean;
