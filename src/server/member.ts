@@ -830,8 +830,7 @@ export class Member implements MemberApi {
       rd.mustSync,
     );
     if (rd.mustSync || rd.entries.length > 0 || rd.snapshot !== undefined) {
-      await this.backgroundSave;
-      await save;
+      await Promise.all([this.backgroundSave, save]);
     } else {
       // Only the commit index changed: its durability does not gate applying (the entries are
       // durable already and raft recomputes commit after a restart), so apply while it syncs.
