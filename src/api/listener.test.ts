@@ -328,3 +328,22 @@ test(
     }
   },
 );
+
+test(
+  "localhost binds 127.0.0.1 as etcd does, so etcdctl's default endpoint reaches it",
+  { timeout: 10_000 },
+  async () => {
+    const { server, injector } = startGrpc();
+    const listener = await listenClientUrl("http://localhost:0", { grpc: injector, http: hello });
+    try {
+      assert.ok(listener.port !== undefined);
+      assert.deepEqual(await httpGet(`http://127.0.0.1:${listener.port}/lo`), {
+        status: 200,
+        body: "hello /lo",
+      });
+    } finally {
+      await listener.close();
+      server.forceShutdown();
+    }
+  },
+);

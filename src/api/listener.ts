@@ -66,7 +66,10 @@ function parseListenUrl(url: string): ParsedListenUrl {
   switch (u.protocol) {
     case "http:":
     case "https:": {
-      const host = u.hostname.replace(/^\[(.*)\]$/, "$1");
+      const named = u.hostname.replace(/^\[(.*)\]$/, "$1");
+      // Go's net.Listen binds "localhost" to its IPv4 address; Node would pick whichever the
+      // resolver lists first (often ::1), where etcdctl's default 127.0.0.1:2379 would not reach.
+      const host = named === "localhost" ? "127.0.0.1" : named;
       return { secure: u.protocol === "https:", address: { host, port: Number(u.port) } };
     }
     case "unix:":
