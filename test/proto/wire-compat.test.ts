@@ -8,7 +8,7 @@ const root = loadEtcdProtos();
 
 test("KeyValue encodes to hand-computed bytes", () => {
   const kv = root.lookupType("mvccpb.KeyValue");
-  const bytes = kv.encode({ key: Buffer.from("a"), modRevision: 5, lease: "9007199254740993" }).finish();
+  const bytes = kv.encode({ key: Buffer.from("a"), mod_revision: 5, lease: "9007199254740993" }).finish();
   // 0a 01 61: key "a"; 18 05: mod_revision 5; 30 + varint(2^53 + 1): lease
   assert.equal(Buffer.from(bytes).toString("hex"), "0a016118053081808080808080" + "10");
 });
