@@ -110,6 +110,26 @@ const IMPORTS: Record<string, string[]> = {
   "v3lock.proto": ["rpc.proto"],
 };
 
+/**
+ * Additions beyond etcd 3.4, written into our files only (never into the fixture): etcd 3.5's
+ * Auth.AuthStatus, which etcd 3.5 clients call; the schema test lists them explicitly.
+ */
+const EXTRAS: Record<string, { service?: Record<string, string[]>; messages?: string[] }> = {
+  "rpc.proto": {
+    service: { Auth: ["  rpc AuthStatus(AuthStatusRequest) returns (AuthStatusResponse);"] },
+    messages: [
+      "message AuthStatusRequest {",
+      "}",
+      "",
+      "message AuthStatusResponse {",
+      "  ResponseHeader header = 1;",
+      "  bool enabled = 2;",
+      "  uint64 authRevision = 3;",
+      "}",
+    ],
+  },
+};
+
 function emitFile(root: protobuf.Root, src: (typeof SOURCES)[number]): string {
   const ns = root.lookup(src.pkg) as protobuf.Namespace;
   const lines = [
@@ -124,12 +144,16 @@ function emitFile(root: protobuf.Root, src: (typeof SOURCES)[number]): string {
   for (const imp of IMPORTS[src.ours] ?? []) lines.push(`import "${imp}";`);
   if (IMPORTS[src.ours]) lines.push("");
   for (const obj of ns.nestedArray) {
-    if (obj instanceof protobuf.Service) lines.push(...emitService(obj, src.pkg));
-    else if (obj instanceof protobuf.Type) lines.push(...emitMessage(obj, src.pkg, ""));
+    if (obj instanceof protobuf.Service) {
+      const service = emitService(obj, src.pkg);
+      const extra = EXTRAS[src.ours]?.service?.[obj.name] ?? [];
+      lines.push(...service.slice(0, -1), ...extra, ...service.slice(-1));
+    } else if (obj instanceof protobuf.Type) lines.push(...emitMessage(obj, src.pkg, ""));
     else if (obj instanceof protobuf.Enum) lines.push(...emitEnum(obj, ""));
     lines.push("");
   }
-  return lines.join("\n");
+  lines.push(...(EXTRAS[src.ours]?.messages ?? []));
+  return lines.join("\n") + "\n";
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

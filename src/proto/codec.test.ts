@@ -126,5 +126,5 @@ test("serviceMethods lists every rpc with its streaming flags", () => {
   assert.equal(byPath.get("/etcdserverpb.Maintenance/Snapshot")?.requestStream, false);
   assert.equal(byPath.get("/v3lockpb.Lock/Lock")?.responseType, "v3lockpb.LockResponse");
   assert.equal(byPath.get("/grpc.health.v1.Health/Check")?.requestStream, false);
-  assert.equal(methods.length, 48);
+  assert.equal(methods.length, 49);
 });

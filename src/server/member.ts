@@ -57,6 +57,7 @@ import { AutoCompactor } from "./auto-compactor.js";
 import { prepareDataDir } from "./data-dir.js";
 import { decodeEnvelope, encodeEnvelope, RequestKind, type InternalRequest } from "./envelope.js";
 import { ServerErrors } from "./errors.js";
+import { snapshotBackend } from "./maintenance/backend-snapshot.js";
 import { identityFromConfig, memberIdOf, nodeIdOf, type MemberIdentity } from "./identity.js";
 import {
   AlarmAction,
@@ -233,6 +234,8 @@ export class Member implements MemberApi {
   private readonly heartbeatMs: number;
   private stopping = false;
   private stopped: Promise<void> | null = null;
+  /** Where backend snapshot copies are made: the data dir's file system (undefined: os.tmpdir()). */
+  private readonly snapshotTempDir: string | undefined;
 
   private constructor(
     opts: MemberOptions,
@@ -243,6 +246,7 @@ export class Member implements MemberApi {
   ) {
     const config = opts.config;
     this.config = config;
+    this.snapshotTempDir = (opts.storage ?? "disk") === "disk" ? config.dataDir : undefined;
     this.clientUrls = [...config.advertiseClientUrls];
     this.logger = opts.logger ?? silentLogger;
     this.identity = identityFromConfig(config);
@@ -540,7 +544,8 @@ export class Member implements MemberApi {
 
   async snapshot(): Promise<SnapshotStream> {
     this.checkRunning();
-    throw new EtcdError("etcdserver: snapshot is not supported yet", "UNAVAILABLE");
+    // A consistent copy made off the main thread; it is released when the stream ends or is abandoned.
+    return snapshotBackend(this.backend, { tempDir: this.snapshotTempDir });
   }
 
   async memberList(opts?: RequestOptions): Promise<MemberInfo[]> {

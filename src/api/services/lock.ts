@@ -1,49 +1,14 @@
 // v3lockpb.Lock: Lock and Unlock over the lock recipe in src/server/concurrency. Also holds the
 // plain-message conversions the election handlers share (headers, key-values, errors).
-import type { KeyValue, ResponseHeader } from "../../mvcc/types.js";
 import { lock, unlock } from "../../server/concurrency/index.js";
 import type { MemberApi } from "../../server/member-api.js";
+import { bytesField, int64Field, plainHeader } from "../convert.js";
 import { RpcError, type HandlerTable, type PlainMessage, type UnaryHandler } from "../handler-types.js";
+
+export { bytesField, int64Field, plainHeader, plainKeyValue } from "../convert.js";
 
 /** gRPC UNKNOWN: how etcd 3.4 reports every lock and election failure (see concurrency/errors.ts). */
 const GRPC_UNKNOWN = 2;
-
-/** etcdserverpb.ResponseHeader for a domain header, with this member's identity and term. */
-export function plainHeader(member: MemberApi, header: ResponseHeader): PlainMessage {
-  const info = member.header();
-  return {
-    cluster_id: info.clusterId.toString(),
-    member_id: info.memberId.toString(),
-    revision: String(header.revision),
-    raft_term: String(info.raftTerm),
-  };
-}
-
-export function plainKeyValue(kv: KeyValue): PlainMessage {
-  return {
-    key: kv.key,
-    create_revision: String(kv.createRevision),
-    mod_revision: String(kv.modRevision),
-    version: String(kv.version),
-    value: kv.value,
-    lease: kv.lease.toString(),
-  };
-}
-
-/** A bytes field of a decoded request (absent = empty). */
-export function bytesField(msg: PlainMessage, field: string): Uint8Array {
-  const v = msg[field];
-  return v instanceof Uint8Array ? v : new Uint8Array(0);
-}
-
-/** An int64 field of a decoded request (decimal string by convention; numbers tolerated). */
-export function int64Field(msg: PlainMessage, field: string): bigint {
-  const v = msg[field];
-  if (typeof v === "bigint") return v;
-  if (typeof v === "number") return BigInt(Math.trunc(v));
-  if (typeof v === "string" && v !== "") return BigInt(v);
-  return 0n;
-}
 
 /**
  * etcd serves these services through its in-process Go client, which turns every server error
