@@ -128,7 +128,12 @@ function openStream(base: string, path: string) {
   let status = 0;
   req.on("response", (res) => {
     status = res.statusCode ?? 0;
-    createInterface({ input: res }).on("line", (line) => {
+    // close() destroys the request; the half-read response (and readline over it) then report
+    // "aborted", which is expected.
+    res.on("error", () => {});
+    const lines = createInterface({ input: res });
+    lines.on("error", () => {});
+    lines.on("line", (line) => {
       if (line.trim() === "") return;
       const value: unknown = JSON.parse(line);
       const w = waiting.shift();
