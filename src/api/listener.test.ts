@@ -43,8 +43,13 @@ function startGrpc(): { server: grpc.Server; injector: grpc.ConnectionInjector }
 
 const EchoClient = grpc.makeGenericClientConstructor(echoService, "Echo");
 
-function callEcho(target: string, creds: grpc.ChannelCredentials, body: string): Promise<string> {
-  const client = new EchoClient(target, creds);
+function callEcho(
+  target: string,
+  creds: grpc.ChannelCredentials,
+  body: string,
+  options: grpc.ChannelOptions = {},
+): Promise<string> {
+  const client = new EchoClient(target, creds, options);
   return new Promise((resolve, reject) => {
     const deadline = Date.now() + 5000;
     type EchoMethod = (
@@ -341,6 +346,25 @@ test(
         status: 200,
         body: "hello /lo",
       });
+    } finally {
+      await listener.close();
+      server.forceShutdown();
+    }
+  },
+);
+
+test(
+  "a gRPC request whose :authority is a URL (etcdctl's per-endpoint calls) is served",
+  { timeout: 10_000 },
+  async () => {
+    const { server, injector } = startGrpc();
+    const listener = await listenClientUrl("http://127.0.0.1:0", { grpc: injector, http: hello });
+    try {
+      const target = `127.0.0.1:${listener.port}`;
+      const reply = await callEcho(target, grpc.credentials.createInsecure(), "url", {
+        "grpc.default_authority": `http://${target}`,
+      });
+      assert.equal(reply, "echo:url");
     } finally {
       await listener.close();
       server.forceShutdown();

@@ -9,6 +9,7 @@ import net from "node:net";
 import { join } from "node:path";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
+import { repairingConnection } from "./h2-authority.js";
 
 /** What the listener needs of the gRPC server (GrpcEndpoint from src/api/grpc/server.ts). */
 export interface GrpcConnectionSink {
@@ -115,33 +116,42 @@ export async function listenClientUrl(url: string, opts: ClientListenerOptions):
       socket.destroy();
     };
     const onClose = (): void => clearTimeout(timer);
+    const handOverGrpc = (): void => {
+      clearTimeout(timer);
+      socket.removeListener("data", onData);
+      socket.removeListener("error", onError);
+      socket.removeListener("close", onClose);
+      socket.on("error", () => {});
+      // Node's http2 server drops TLS sockets whose ALPN result is not h2; the preface has
+      // already shown this is HTTP/2 (a client that sent no ALPN), so say so.
+      if (socket instanceof tls.TLSSocket && socket.alpnProtocol !== "h2") {
+        socket.alpnProtocol = "h2";
+      }
+      // Every header block passes a repair step: etcdctl's per-endpoint calls send
+      // "http://host:port" as :authority, which Node's HTTP/2 would refuse (see h2-authority.ts).
+      // grpc-go clients wait for the server's SETTINGS before their first request, so there is
+      // no telling in advance which connections need it.
+      opts.grpc.injectConnection(repairingConnection(socket, seen));
+    };
     const onData = (chunk: Buffer): void => {
       seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
       const decided = routeForFirstBytes(seen);
       if (decided === "undecided") return;
+      if (decided === "grpc") {
+        handOverGrpc();
+        return;
+      }
       clearTimeout(timer);
       socket.removeListener("data", onData);
       socket.removeListener("error", onError);
       socket.removeListener("close", onClose);
       // Errors after the hand-over are the new owner's; keep one listener so none is uncaught.
       socket.on("error", () => {});
-      if (decided === "grpc") {
-        // http2 drains bytes already buffered on the stream before reading the socket itself.
-        socket.pause();
-        socket.unshift(seen);
-        // Node's http2 server drops TLS sockets whose ALPN result is not h2; the preface has
-        // already shown this is HTTP/2 (a client that sent no ALPN), so say so.
-        if (socket instanceof tls.TLSSocket && socket.alpnProtocol !== "h2") {
-          socket.alpnProtocol = "h2";
-        }
-        opts.grpc.injectConnection(socket);
-      } else {
-        // Node's HTTP/1 parser reads the socket's handle directly once attached, past anything
-        // unshifted into the stream buffer; so the peeked bytes are replayed as a 'data' event,
-        // which the parser's own data listener feeds in before any later read.
-        httpServer.emit("connection", socket);
-        socket.emit("data", seen);
-      }
+      // Node's HTTP/1 parser reads the socket's handle directly once attached, past anything
+      // unshifted into the stream buffer; so the peeked bytes are replayed as a 'data' event,
+      // which the parser's own data listener feeds in before any later read.
+      httpServer.emit("connection", socket);
+      socket.emit("data", seen);
     };
     socket.on("data", onData);
     socket.on("error", onError);

@@ -17,12 +17,14 @@ import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { findPackageRoot } from "../../src/proto/load.js";
 import assert from "node:assert/strict";
 
 export type ServerKind = "kvorum" | "etcd";
 
 /** Repository root (this file lives in test/e2e/). */
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+/** The repository (the directory with package.json), whether this runs from test/ or dist/test/. */
+export const REPO_ROOT = findPackageRoot(resolve(dirname(fileURLToPath(import.meta.url))));
 
 /** Which server the e2e tests drive: env KVORUM_E2E_TARGET=etcd|kvorum (default kvorum). */
 export function e2eTarget(): ServerKind {
@@ -105,19 +107,24 @@ function kvorumCommand(): { cmd: string; args: string[] } {
   const source = join(REPO_ROOT, "src", "cli", "kvorum.ts");
   const built = join(REPO_ROOT, "dist", "src", "cli", "kvorum.js");
   // The build is used only when it is newer than every source file, so tests never run stale code.
-  if (existsSync(built) && statSync(built).mtimeMs >= newestMtime(join(REPO_ROOT, "src"))) {
+  // (tsc rewrites only what changed, so the newest compiled file is compared, not kvorum.js itself.)
+  if (
+    existsSync(built) &&
+    newestMtime(join(REPO_ROOT, "dist", "src"), ".js") >= newestMtime(join(REPO_ROOT, "src"))
+  ) {
     return { cmd: process.execPath, args: ["--enable-source-maps", built] };
   }
   return { cmd: process.execPath, args: ["--import", "tsx", source] };
 }
 
 /** Newest modification time of any .ts file under `dir`. */
-function newestMtime(dir: string): number {
+/** The newest modification time of the files under dir whose names end with `suffix`. */
+function newestMtime(dir: string, suffix = ".ts"): number {
   let newest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(path));
-    else if (entry.name.endsWith(".ts")) newest = Math.max(newest, statSync(path).mtimeMs);
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(path, suffix));
+    else if (entry.name.endsWith(suffix)) newest = Math.max(newest, statSync(path).mtimeMs);
   }
   return newest;
 }

@@ -23,9 +23,9 @@ export function clusterHandlers(member: MemberApi, _opts: ApiOptions): HandlerTa
       "etcdserverpb.MemberListResponse",
       async (_req, o) => {
         const members = await member.memberList(o);
-        const { revision } = await member.status();
         return {
-          header: plainHeader(member, { revision }),
+          // etcd's cluster service fills identity and term only, never the revision.
+          header: plainHeader(member, { revision: 0 }),
           members: members.map((m) => ({
             ID: m.id.toString(),
             name: m.name,

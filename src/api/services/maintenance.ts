@@ -19,8 +19,8 @@ export function maintenanceHandlers(member: MemberApi, _opts: ApiOptions): Handl
       } catch (err) {
         throw toRpcError(err);
       }
-      // etcd fills no header in snapshot chunks beyond the member's identity.
-      const header = plainHeader(member, { revision: 0 });
+      // Every chunk carries the same header: identity, term and the revision when the copy began.
+      const header = plainHeader(member, await member.status());
       for await (const chunk of snapshotResponses(stream)) {
         yield { header, remaining_bytes: String(chunk.remainingBytes), blob: chunk.blob };
       }
@@ -59,8 +59,7 @@ export function maintenanceHandlers(member: MemberApi, _opts: ApiOptions): Handl
     }),
     Defragment: unary("etcdserverpb.DefragmentRequest", "etcdserverpb.DefragmentResponse", async () => {
       await member.defragment();
-      const { revision } = await member.status();
-      return { header: plainHeader(member, { revision }) };
+      return {}; // etcd 3.4 answers without a header
     }),
     Hash: unary("etcdserverpb.HashRequest", "etcdserverpb.HashResponse", async () => {
       const h = await member.hash();
@@ -73,8 +72,7 @@ export function maintenanceHandlers(member: MemberApi, _opts: ApiOptions): Handl
     Snapshot: snapshot,
     MoveLeader: unary("etcdserverpb.MoveLeaderRequest", "etcdserverpb.MoveLeaderResponse", async (req, o) => {
       await member.moveLeader(int64Field(req, "targetID"), o);
-      const { revision } = await member.status();
-      return { header: plainHeader(member, { revision }) };
+      return {}; // etcd 3.4 answers without a header
     }),
   });
 }
