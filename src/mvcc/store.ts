@@ -280,7 +280,8 @@ export class MvccStore {
     const crc = new Crc32c();
     for (const { key, value } of this.revisions.range(undefined, revisionStart(upTo + 1)))
       crc.update(key).update(value);
-    return { hash: crc.value, compactRevision, revision: current };
+    // etcd reports -1 until the first compaction.
+    return { hash: crc.value, compactRevision: compactRevision > 0 ? compactRevision : -1, revision: current };
   }
 
   subscribe(listener: WriteListener): () => void {

@@ -265,7 +265,8 @@ export class WatchHub {
   private cancelCompacted(w: Watcher, compactRev: number): void {
     const stream = w.stream;
     this.unregister(w);
-    stream.sendControl(compactedResponse(w.id, this.processedRevision, compactRev));
+    // etcd's compaction cancel carries no header revision (observed on etcd 3.4's gateway).
+    stream.sendControl(compactedResponse(w.id, 0, compactRev));
   }
 
   // ---- catch-up from the backend ----
