@@ -1,28 +1,11 @@
 // gRPC status codes and how the JSON gateway turns them into HTTP, as etcd 3.4's grpc-gateway
 // (v1 runtime) does: the HTTP status per code and the error bodies of unary and streaming calls.
 import { EtcdError } from "../../mvcc/errors.js";
+import { GRPC_CODES } from "../errors.js";
 import { RpcError } from "../handler-types.js";
 
-/** gRPC code numbers by the names EtcdError uses (and the rest of the standard set). */
-export const GRPC_CODE_NUMBERS = {
-  OK: 0,
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  DATA_LOSS: 15,
-  UNAUTHENTICATED: 16,
-} as const;
+/** gRPC code numbers by name (one table for the whole API layer, in src/api/errors.ts). */
+export const GRPC_CODE_NUMBERS = GRPC_CODES;
 
 /** Go's codes.Code.String(), used as the grpc_code metric label. */
 const GO_CODE_NAMES = [
