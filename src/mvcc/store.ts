@@ -281,7 +281,11 @@ export class MvccStore {
     for (const { key, value } of this.revisions.range(undefined, revisionStart(upTo + 1)))
       crc.update(key).update(value);
     // etcd reports -1 until the first compaction.
-    return { hash: crc.value, compactRevision: compactRevision > 0 ? compactRevision : -1, revision: current };
+    return {
+      hash: crc.value,
+      compactRevision: compactRevision > 0 ? compactRevision : -1,
+      revision: current,
+    };
   }
 
   subscribe(listener: WriteListener): () => void {
