@@ -208,6 +208,33 @@ describe("gRPC binding: etcd's answers to bad input", { timeout: 60_000 }, () =>
     await stillServing();
   });
 
+  test("client keepalive pings (far more often than etcd's 5 s minimum) keep the connection", async () => {
+    const client = new grpc.Client(target, grpc.credentials.createInsecure(), {
+      "grpc.keepalive_time_ms": 100,
+      "grpc.keepalive_timeout_ms": 1000,
+      "grpc.keepalive_permit_without_calls": 1,
+    });
+    const put = (): Promise<void> =>
+      new Promise((resolve, reject) =>
+        client.makeUnaryRequest(
+          "/etcdserverpb.KV/Put",
+          (m: PlainMessage) => Buffer.from(encodePlain("etcdserverpb.PutRequest", m)),
+          (x: Buffer) => decodePlain("etcdserverpb.PutResponse", x),
+          { key: b("ping"), value: b("1") },
+          { deadline: Date.now() + 5000 },
+          (err) => (err ? reject(err) : resolve()),
+        ),
+      );
+    try {
+      await put();
+      await new Promise((r) => setTimeout(r, 1500)); // about 15 pings on an idle connection
+      await put();
+      assert.equal(client.getChannel().getConnectivityState(false), grpc.connectivityState.READY);
+    } finally {
+      client.close();
+    }
+  });
+
   test("unimplemented membership changes say so", async () => {
     await rejects(
       call("Cluster", "MemberAdd", { peerURLs: ["http://127.0.0.1:1"] }),
