@@ -38,17 +38,20 @@ type AnyCall =
   | grpc.ServerDuplexStream<PlainMessage, PlainMessage>;
 
 /** The call's metadata (lower-case keys, first value) and a signal aborted when the client cancels or leaves. */
-function callContext(call: AnyCall): CallContext & { abort(): void } {
+function callContext(call: AnyCall): CallContext & { abort(): void; done(): void } {
   const controller = new AbortController();
   const abort = (): void => {
     if (!controller.signal.aborted) controller.abort(new Error("context canceled"));
   };
-  (call as import("node:events").EventEmitter).once("cancelled", abort);
+  const emitter = call as import("node:events").EventEmitter;
+  emitter.once("cancelled", abort);
+  // grpc-js also reports "cancelled" once a finished call's stream closes: nothing to abort then.
+  const done = (): void => void emitter.removeListener("cancelled", abort);
   const metadata = new Map<string, string>();
   for (const [key, value] of Object.entries(call.metadata.getMap())) {
     metadata.set(key.toLowerCase(), typeof value === "string" ? value : value.toString("utf8"));
   }
-  return { signal: controller.signal, metadata, abort };
+  return { signal: controller.signal, metadata, abort, done };
 }
 
 function statusOf(err: unknown): Partial<grpc.StatusObject> {
@@ -63,8 +66,12 @@ function unaryImpl(
   return (call, callback) => {
     const ctx = callContext(call);
     handler.handle(call.request, ctx).then(
-      (resp) => callback(null, resp),
+      (resp) => {
+        ctx.done();
+        callback(null, resp);
+      },
       (err: unknown) => {
+        ctx.done();
         if (!(err instanceof Error) || err.name !== "RpcError") logger?.debug({ err }, "request failed");
         callback(statusOf(err));
       },
