@@ -4,6 +4,7 @@ import { lock, unlock } from "../../server/concurrency/index.js";
 import type { MemberApi } from "../../server/member-api.js";
 import { bytesField, int64Field, plainHeader } from "../convert.js";
 import { RpcError, type HandlerTable, type PlainMessage, type UnaryHandler } from "../handler-types.js";
+import { unary } from "./unary.js";
 
 export { bytesField, int64Field, plainHeader, plainKeyValue } from "../convert.js";
 
@@ -25,18 +26,12 @@ export function concurrencyUnary(
   responseType: string,
   handle: (req: PlainMessage, signal: AbortSignal) => Promise<PlainMessage>,
 ): UnaryHandler {
-  return {
-    kind: "unary",
+  return unary(
     requestType,
     responseType,
-    async handle(req, ctx) {
-      try {
-        return await handle(req, ctx.signal);
-      } catch (err) {
-        throw concurrencyRpcError(err);
-      }
-    },
-  };
+    (req, opts) => handle(req, opts.signal as AbortSignal),
+    concurrencyRpcError,
+  );
 }
 
 /** Handlers for /v3lockpb.Lock/Lock and /v3lockpb.Lock/Unlock. */

@@ -13,6 +13,7 @@ export function unary(
   requestType: string,
   responseType: string,
   handle: (req: PlainMessage, opts: RequestOptions) => Promise<PlainMessage>,
+  toError: (err: unknown) => Error = toRpcError,
 ): UnaryHandler {
   return {
     kind: "unary",
@@ -22,7 +23,7 @@ export function unary(
       try {
         return await handle(req, requestOptions(ctx));
       } catch (err) {
-        throw toRpcError(err);
+        throw toError(err);
       }
     },
   };
