@@ -2,13 +2,13 @@
 // etcd does. Each connection's first bytes decide: the HTTP/2 connection preface goes to the gRPC
 // server, anything else to the HTTP handler (gateway, /health, /version, /metrics). https:// and
 // unixs:// terminate TLS first and then decide the same way on the decrypted bytes.
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, unlinkSync } from "node:fs";
+import { existsSync, unlinkSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import { join } from "node:path";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
+import { readTlsFile, selfSignedCert } from "../common/tls-files.js";
 import { repairingConnection } from "./h2-authority.js";
 
 /** What the listener needs of the gRPC server (GrpcEndpoint from src/api/grpc/server.ts). */
@@ -250,15 +250,7 @@ export function loadClientTls(config: ClientTlsConfig, hosts: readonly string[])
       "TLS key/cert (--cert-file, --key-file) must be provided for client url with HTTPS scheme",
     );
   }
-  const read = (what: string, path: string): Buffer => {
-    try {
-      return readFileSync(path);
-    } catch (err) {
-      throw new Error(`cannot read ${what} ${JSON.stringify(path)}: ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
-  };
+  const read = readTlsFile;
   const tlsOpts: ListenerTlsOptions = {
     cert: read("--cert-file", certFile),
     key: read("--key-file", keyFile),
@@ -269,41 +261,4 @@ export function loadClientTls(config: ClientTlsConfig, hosts: readonly string[])
     throw new Error("--client-cert-auth needs --trusted-ca-file to verify client certificates");
   }
   return tlsOpts;
-}
-
-function selfSignedCert(dir: string, hosts: readonly string[]): { certFile: string; keyFile: string } {
-  const certFile = join(dir, "cert.pem");
-  const keyFile = join(dir, "key.pem");
-  if (existsSync(certFile) && existsSync(keyFile)) return { certFile, keyFile };
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const names = new Set<string>(["localhost", ...hosts]);
-  const san = [...names].map((h) => (net.isIP(h) !== 0 ? `IP:${h}` : `DNS:${h}`)).join(",");
-  const args = [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-keyout",
-    keyFile,
-    "-out",
-    certFile,
-    "-days",
-    "365",
-    "-subj",
-    "/O=kvorum",
-    "-addext",
-    `subjectAltName=${san}`,
-  ];
-  try {
-    execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
-  } catch (err) {
-    throw new Error(
-      `--auto-tls is not supported on this machine: generating a certificate needs the openssl command (${(err as Error).message.split("\n")[0]})`,
-      { cause: err },
-    );
-  }
-  return { certFile, keyFile };
 }

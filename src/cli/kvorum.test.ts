@@ -65,7 +65,6 @@ interface Started {
 
 /** Starts kvorum and resolves with its client URL once it logs the ready line. */
 async function startKvorum(dataDir: string, extra: string[] = [], scheme = "http"): Promise<Started> {
-  const peerPort = 20000 + Math.floor(Math.random() * 20000);
   const child = spawn(
     process.execPath,
     [
@@ -77,7 +76,7 @@ async function startKvorum(dataDir: string, extra: string[] = [], scheme = "http
       "--advertise-client-urls",
       `${scheme}://127.0.0.1:0`,
       "--listen-peer-urls",
-      `http://127.0.0.1:${peerPort}`,
+      "http://127.0.0.1:0",
       "--logger=zap",
       ...extra,
     ],

@@ -4,7 +4,6 @@
 import { realpathSync } from "node:fs";
 import { arch, platform } from "node:os";
 import { fileURLToPath } from "node:url";
-import type { HandlerTable } from "../api/handler-types.js";
 import {
   createHttpHandler,
   createMetricsHttpHandler,
@@ -18,47 +17,25 @@ import {
   type GrpcConnectionSink,
   type ListenerTlsOptions,
 } from "../api/listener.js";
-import { createLogger, type MemberLogger, type ServerLogger } from "../common/logger.js";
+import { createLogger, type ServerLogger } from "../common/logger.js";
 import { createMetrics } from "../common/metrics.js";
 import { ConfigError, parseServerConfig, type ServerConfig } from "../config/server-config.js";
 import { renderHelp } from "../config/help-text.js";
-import { startMember, type MemberApi } from "../server/index.js";
+import { createHandlerTable } from "../api/services/index.js";
+import { createGrpcServer } from "../api/grpc/server.js";
+import { plainFromJson, plainToJson } from "../proto/codec.js";
+import { startMember, type Member, type MemberApi } from "../server/index.js";
+import { identityFromConfig, nodeIdOf } from "../server/identity.js";
+import { peerUrlsOf } from "../server/member.js";
+import {
+  createPeerStreamHandler,
+  listenPeerUrl,
+  loadPeerTls,
+  PeerTransport,
+  type PeerListener,
+  type PeerSink,
+} from "../transport/index.js";
 import { ETCD_API_VERSION, VERSION } from "../version.js";
-
-/**
- * The API modules other parts of the project provide (names fixed in the integration plan).
- * They are loaded at run time so this file builds while they are being written; once they
- * exist these become ordinary imports.
- */
-interface ApiModules {
-  createHandlerTable(
-    member: MemberApi,
-    opts: { maxTxnOps: number; maxRequestBytes: number; logger?: MemberLogger },
-  ): HandlerTable;
-  createGrpcServer(
-    table: HandlerTable,
-    opts: { maxRecvBytes: number; logger?: MemberLogger },
-  ): GrpcConnectionSink & { close(): Promise<void> };
-  codec: JsonCodec;
-}
-
-async function loadApiModules(): Promise<ApiModules> {
-  const load = (path: string): Promise<Record<string, unknown>> =>
-    import(path) as Promise<Record<string, unknown>>;
-  const [services, grpcServer, codec] = await Promise.all([
-    load("../api/services/index.js"),
-    load("../api/grpc/server.js"),
-    load("../proto/codec.js"),
-  ]);
-  return {
-    createHandlerTable: services["createHandlerTable"] as ApiModules["createHandlerTable"],
-    createGrpcServer: grpcServer["createGrpcServer"] as ApiModules["createGrpcServer"],
-    codec: {
-      plainFromJson: codec["plainFromJson"] as JsonCodec["plainFromJson"],
-      plainToJson: codec["plainToJson"] as JsonCodec["plainToJson"],
-    },
-  };
-}
 
 /** etcd lets a gRPC message be this much larger than --max-request-bytes. */
 const GRPC_OVERHEAD_BYTES = 512 * 1024;
@@ -114,16 +91,40 @@ export async function runServer(config: ServerConfig, logger: ServerLogger): Pro
     ? loadClientTls(config, hostsOf([...config.listenClientUrls, ...config.listenMetricsUrls]))
     : undefined;
 
-  const { createHandlerTable, createGrpcServer, codec } = await loadApiModules();
-  const member = await startMember({ config, logger });
+  const codec: JsonCodec = { plainFromJson, plainToJson };
+  const identity = identityFromConfig(config);
+  const self = nodeIdOf(identity.memberId);
+  const peerTls = loadPeerTls(
+    config,
+    hostsOf([...config.listenPeerUrls, ...config.initialAdvertisePeerUrls]),
+  );
+  // Peer messages can arrive before the member has opened its storage: they are dropped until
+  // then (raft retransmits).
+  const box: { member?: Member } = {};
+  const sink: PeerSink = {
+    receive: (m) => box.member?.receive(m),
+    unreachable: (node) => box.member?.unreachable(node),
+  };
+  const transport = new PeerTransport({
+    self,
+    clusterId: identity.clusterId,
+    peers: peerUrlsOf(config, identity),
+    sink,
+    logger,
+    tls: peerTls?.client,
+  });
+  const member = await startMember({ config, logger, transport });
+  box.member = member;
   const listeners: ClientListener[] = [];
-  let grpc: ReturnType<ApiModules["createGrpcServer"]> | undefined;
+  const peerListeners: PeerListener[] = [];
+  let grpc: ReturnType<typeof createGrpcServer> | undefined;
   const stopped = new AbortController();
   const stop = async (): Promise<void> => {
     stopped.abort();
     await Promise.all(listeners.map((l) => l.close().catch(() => {})));
     await grpc?.close().catch(() => {});
     await member.stop();
+    await Promise.all(peerListeners.map((l) => l.close().catch(() => {})));
   };
   try {
     const metrics = createMetrics({
@@ -148,6 +149,20 @@ export async function runServer(config: ServerConfig, logger: ServerLogger): Pro
       metrics,
       logger,
     });
+    const onPeerStream = createPeerStreamHandler({
+      self,
+      clusterId: () => identity.clusterId,
+      sink,
+      logger,
+      routes: {
+        "/version": () => ({ etcdserver: ETCD_API_VERSION, etcdcluster: "3.4.0" }),
+      },
+    });
+    for (const url of config.listenPeerUrls) {
+      const listener = await listenPeerUrl(url, onPeerStream, peerTls?.server);
+      peerListeners.push(listener);
+      logger.info({ address: listener.url }, "listening for peers");
+    }
     const clientUrls: string[] = [];
     for (const url of config.listenClientUrls) {
       const listener = await listenClientUrl(url, { grpc, http, tls });

@@ -1,10 +1,8 @@
-// The member's and cluster's IDs, derived the way etcd 3.4 derives them for a new cluster, so the
-// same --initial-cluster and token give the same IDs on every restart without persisting them:
-// member ID = first 8 bytes (big-endian) of SHA-1(sorted peer URLs joined + cluster token);
-// cluster ID = first 8 bytes of SHA-1 over the sorted member IDs as 8-byte big-endian words.
-// (A fallback until src/server/maintenance provides the persisted identity.)
-import { createHash } from "node:crypto";
+// The member's and cluster's IDs for a configuration, derived as etcd 3.4 derives them for a new
+// cluster (maintenance/identity.ts), so the same --initial-cluster and token give the same IDs on
+// every restart. Raft node IDs are those member IDs in hex.
 import type { ServerConfig } from "../config/server-config.js";
+import { bootstrapIdentity, clusterIdFor, memberIdFor } from "./maintenance/identity.js";
 
 export interface MemberIdentity {
   memberId: bigint;
@@ -13,27 +11,22 @@ export interface MemberIdentity {
   members: Map<string, bigint>;
 }
 
-export function computeMemberId(peerUrls: readonly string[], clusterToken: string): bigint {
-  const text = [...peerUrls].sort().join("") + clusterToken;
-  return createHash("sha1").update(text).digest().readBigUInt64BE(0);
-}
-
-export function computeClusterId(memberIds: readonly bigint[]): bigint {
-  const sorted = [...memberIds].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const buf = Buffer.alloc(8 * sorted.length);
-  sorted.forEach((id, i) => buf.writeBigUInt64BE(id, 8 * i));
-  return createHash("sha1").update(buf).digest().readBigUInt64BE(0);
-}
-
+/**
+ * The member's and cluster's IDs for this configuration. With --initial-cluster-state new the
+ * member must be in --initial-cluster (checked by etcd's rules, see maintenance/identity.ts).
+ */
 export function identityFromConfig(config: ServerConfig): MemberIdentity {
+  if (config.initialCluster[config.name] !== undefined) {
+    return bootstrapIdentity(config.initialCluster, config.initialClusterToken, config.name);
+  }
+  // Not listed (joining an existing cluster): our ID from our own peer URLs.
   const members = new Map<string, bigint>();
   for (const [name, urls] of Object.entries(config.initialCluster)) {
-    members.set(name, computeMemberId(urls, config.initialClusterToken));
+    members.set(name, memberIdFor(urls, config.initialClusterToken));
   }
-  const memberId =
-    members.get(config.name) ?? computeMemberId(config.initialAdvertisePeerUrls, config.initialClusterToken);
-  if (!members.has(config.name)) members.set(config.name, memberId);
-  return { memberId, clusterId: computeClusterId([...members.values()]), members };
+  const memberId = memberIdFor(config.initialAdvertisePeerUrls, config.initialClusterToken);
+  members.set(config.name, memberId);
+  return { memberId, clusterId: clusterIdFor([...members.values()]), members };
 }
 
 /** Raft node IDs are the member IDs in lowercase hex (as etcd prints them). */

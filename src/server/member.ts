@@ -626,6 +626,17 @@ export class Member implements MemberApi {
     this.scheduleLoop();
   }
 
+  /** For a peer transport: messages to this peer were dropped; the leader goes back to probing it. */
+  unreachable(node: string): void {
+    if (this.stopping || !this.isLeader) return;
+    this.node.reportUnreachable(node);
+  }
+
+  /** The other members' raft node IDs and peer URLs, as the transport needs them. */
+  peerUrls(): Map<string, string[]> {
+    return peerUrlsOf(this.config, this.identity);
+  }
+
   private checkRunning(opts?: RequestOptions): void {
     if (this.stopping) throw ServerErrors.stopped();
     if (opts?.requireLeader === true && this.lead === "") throw ServerErrors.noLeader();
@@ -989,6 +1000,16 @@ export class Member implements MemberApi {
         this.snapshotting = false;
       });
   }
+}
+
+/** Raft node ID → peer URLs of every member but this one, from the initial cluster. */
+export function peerUrlsOf(config: ServerConfig, identity: MemberIdentity): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const [name, id] of identity.members) {
+    if (id === identity.memberId) continue;
+    out.set(nodeIdOf(id), [...(config.initialCluster[name] ?? [])]);
+  }
+  return out;
 }
 
 /** Starts one member: opens (or creates) its storage and begins serving MemberApi calls. */

@@ -1,0 +1,14 @@
+// Public surface of the peer transport: the ports, the in-memory twins and the HTTP/2 transport.
+export type { PeerSink, RaftTransport } from "./types.js";
+export { NoPeerTransport, InMemoryTransportHub } from "./memory.js";
+export { PeerTransport, type PeerTransportOptions } from "./peer-transport.js";
+export {
+  createPeerStreamHandler,
+  listenPeerUrl,
+  type PeerListener,
+  type PeerServerOptions,
+} from "./peer-server.js";
+export * from "./protocol.js";
+export { encodeMessages, decodeMessages } from "./message-codec.js";
+export { FrameReader, FrameTooLargeError, frame } from "./frames.js";
+export { loadPeerTls, type PeerTls, type PeerTlsConfig } from "./tls.js";

@@ -1,0 +1,48 @@
+// In-memory twins of the peer transport: NoPeerTransport for a member alone, and a hub that links
+// members inside one process (tests, the in-process cluster). Same contract as the HTTP/2
+// transport: best-effort, in order per link, asynchronous (next turn), never throws.
+import type { Message, NodeId } from "../raft/index.js";
+import type { PeerSink, RaftTransport } from "./types.js";
+
+export class NoPeerTransport implements RaftTransport {
+  dropped = 0;
+  send(messages: readonly Message[]): void {
+    this.dropped += messages.length;
+  }
+  async close(): Promise<void> {}
+}
+
+/** Delivers messages between members registered on the same hub. */
+export class InMemoryTransportHub {
+  private readonly sinks = new Map<NodeId, PeerSink>();
+  /** Links cut by a test: "from>to". */
+  private readonly cut = new Set<string>();
+
+  register(id: NodeId, sink: PeerSink | ((m: Message) => void)): RaftTransport {
+    this.sinks.set(id, typeof sink === "function" ? { receive: sink, unreachable() {} } : sink);
+    return {
+      send: (messages) => {
+        for (const m of messages) {
+          const to = this.sinks.get(m.to);
+          if (to === undefined || this.cut.has(`${id}>${m.to}`)) {
+            this.sinks.get(id)?.unreachable(m.to);
+            continue;
+          }
+          setImmediate(() => to.receive(m));
+        }
+      },
+      close: async () => {
+        this.sinks.delete(id);
+      },
+    };
+  }
+
+  /** Drops messages from `from` to `to` until heal(). */
+  partition(from: NodeId, to: NodeId): void {
+    this.cut.add(`${from}>${to}`);
+  }
+
+  heal(): void {
+    this.cut.clear();
+  }
+}

@@ -1,0 +1,152 @@
+// The peer listener: an HTTP/2 server (h2c, or TLS with --peer-cert-file/--peer-auto-tls) on each
+// --listen-peer-urls address. It accepts raft streams from members of this cluster only (cluster
+// ID and addressed member checked on every stream) and serves a few read-only paths for members
+// that are joining. Frames above the size limit or that do not decode close the stream.
+import http2 from "node:http2";
+import type net from "node:net";
+import type { Message, NodeId } from "../raft/index.js";
+import { decodeMessages } from "./message-codec.js";
+import { FrameReader } from "./frames.js";
+import {
+  DEFAULT_MAX_FRAME_BYTES,
+  PEER_HEADERS,
+  RAFT_STREAM_PATH,
+  type PeerServerTls,
+  type TransportLogger,
+} from "./protocol.js";
+import type { PeerSink } from "./types.js";
+
+export interface PeerServerOptions {
+  self: NodeId;
+  /** The cluster ID streams must carry (a function: it is learnt when joining). */
+  clusterId: () => bigint;
+  sink: PeerSink;
+  logger: TransportLogger;
+  maxFrameBytes?: number;
+  /** Extra read-only routes (GET path → JSON body). */
+  routes?: Record<string, () => unknown>;
+}
+
+export interface PeerListener {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Handles one HTTP/2 stream of the peer port. */
+export function createPeerStreamHandler(
+  opts: PeerServerOptions,
+): (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void {
+  const maxFrame = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  return (stream, headers) => {
+    stream.on("error", () => {});
+    const path = String(headers[":path"] ?? "");
+    const method = String(headers[":method"] ?? "");
+    if (method === "GET" && opts.routes?.[path] !== undefined) {
+      const body = JSON.stringify(opts.routes[path]());
+      stream.respond({ ":status": 200, "content-type": "application/json" });
+      stream.end(body);
+      return;
+    }
+    if (method !== "POST" || path !== RAFT_STREAM_PATH) {
+      stream.respond({ ":status": 404, "content-type": "text/plain" });
+      stream.end("404 page not found\n");
+      return;
+    }
+    const from = String(headers[PEER_HEADERS.from] ?? "");
+    const to = String(headers[PEER_HEADERS.to] ?? "");
+    const cluster = String(headers[PEER_HEADERS.clusterId] ?? "");
+    const ours = opts.clusterId().toString(16);
+    let refusal = "";
+    if (cluster !== ours)
+      refusal = `cluster ID mismatch: this member is in cluster ${ours}, the peer in ${cluster || "none"}`;
+    else if (to !== opts.self) refusal = `member ${to || "(none)"} is not this member (${opts.self})`;
+    if (refusal !== "") {
+      opts.logger.warn({ from, reason: refusal }, "refused a raft stream from a peer");
+      stream.respond({ ":status": 412, "content-type": "text/plain" });
+      stream.end(`${refusal}\n`);
+      return;
+    }
+    stream.respond({ ":status": 200, "content-type": "application/octet-stream" });
+    const reader = new FrameReader(maxFrame);
+    stream.on("data", (chunk: Buffer) => {
+      const messages: Message[] = [];
+      try {
+        for (const payload of reader.push(chunk)) messages.push(...decodeMessages(payload));
+      } catch (err) {
+        opts.logger.warn(
+          { from, err: (err as Error).message },
+          "dropping a malformed raft stream from a peer",
+        );
+        stream.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
+        return;
+      }
+      for (const m of messages) {
+        if (m.from !== from || m.to !== opts.self) continue;
+        try {
+          opts.sink.receive(m);
+        } catch (err) {
+          opts.logger.error({ from, type: m.type, err }, "the member failed to take a raft message");
+        }
+      }
+    });
+    stream.on("end", () => stream.end());
+  };
+}
+
+/** Listens on one peer URL (http:// or https://). Port 0 picks a free port. */
+export async function listenPeerUrl(
+  url: string,
+  onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void,
+  tls: PeerServerTls | undefined,
+): Promise<PeerListener> {
+  const u = new URL(url);
+  const secure = u.protocol === "https:";
+  if (secure && tls === undefined) {
+    throw new Error(
+      "TLS key/cert (--peer-cert-file, --peer-key-file) must be provided for peer url with HTTPS scheme",
+    );
+  }
+  const server = secure
+    ? http2.createSecureServer({
+        cert: tls?.cert,
+        key: tls?.key,
+        ca: tls?.ca,
+        requestCert: tls?.clientCertAuth === true,
+        rejectUnauthorized: tls?.clientCertAuth === true,
+      })
+    : http2.createServer();
+  const sockets = new Set<net.Socket>();
+  server.on("connection", (s: net.Socket) => {
+    s.setNoDelay(true);
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  server.on("secureConnection", (s: net.Socket) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  server.on("stream", onStream);
+  server.on("sessionError", () => {});
+  const host = u.hostname.replace(/^\[(.*)\]$/, "$1");
+  const bindHost = host === "localhost" ? "127.0.0.1" : host;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(Number(u.port || (secure ? 443 : 80)), bindHost, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address !== null ? address.port : Number(u.port);
+  u.port = String(port);
+  return {
+    url: u.toString().replace(/\/$/, ""),
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      }),
+  };
+}

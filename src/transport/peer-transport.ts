@@ -1,0 +1,89 @@
+// The HTTP/2 peer transport: one PeerLink per peer for what this member sends, and a request
+// handler for the peer listener that feeds what arrives to the member. Messages of one send()
+// to one peer travel as one frame (batching); each link bounds what it holds (backpressure).
+import type { Message, NodeId } from "../raft/index.js";
+import { PeerLink } from "./peer-link.js";
+import { DEFAULT_MAX_QUEUED_BYTES, type PeerClientTls, type TransportLogger } from "./protocol.js";
+import type { PeerSink, RaftTransport } from "./types.js";
+
+export interface PeerTransportOptions {
+  self: NodeId;
+  clusterId: bigint;
+  /** The other members and their peer URLs. */
+  peers: ReadonlyMap<NodeId, readonly string[]>;
+  sink: PeerSink;
+  logger: TransportLogger;
+  tls?: PeerClientTls;
+  maxQueuedBytes?: number;
+}
+
+export class PeerTransport implements RaftTransport {
+  private readonly links = new Map<NodeId, PeerLink>();
+  private closed = false;
+
+  constructor(private readonly opts: PeerTransportOptions) {
+    this.setPeers(opts.peers);
+  }
+
+  send(messages: readonly Message[]): void {
+    if (this.closed) return;
+    if (messages.length === 1) {
+      const m = messages[0] as Message;
+      this.linkTo(m.to)?.send(messages);
+      return;
+    }
+    const byPeer = new Map<NodeId, Message[]>();
+    for (const m of messages) {
+      let list = byPeer.get(m.to);
+      if (list === undefined) byPeer.set(m.to, (list = []));
+      list.push(m);
+    }
+    for (const [to, list] of byPeer) this.linkTo(to)?.send(list);
+  }
+
+  setPeers(peers: ReadonlyMap<NodeId, readonly string[]>): void {
+    if (this.closed) return;
+    for (const [id, link] of this.links) {
+      if (!peers.has(id)) {
+        link.close();
+        this.links.delete(id);
+      }
+    }
+    for (const [id, urls] of peers) {
+      if (id === this.opts.self) continue;
+      const link = this.links.get(id);
+      if (link !== undefined) link.setUrls(urls);
+      else
+        this.links.set(
+          id,
+          new PeerLink({
+            self: this.opts.self,
+            peer: id,
+            clusterId: this.opts.clusterId,
+            urls,
+            tls: this.opts.tls,
+            logger: this.opts.logger,
+            maxQueuedBytes: this.opts.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES,
+            onUnreachable: (peer) => this.opts.sink.unreachable(peer),
+          }),
+        );
+    }
+  }
+
+  /** Whether the link to a peer is up (for metrics and tests). */
+  isConnected(peer: NodeId): boolean {
+    return this.links.get(peer)?.connected ?? false;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const link of this.links.values()) link.close();
+    this.links.clear();
+  }
+
+  private linkTo(to: NodeId): PeerLink | undefined {
+    const link = this.links.get(to);
+    if (link === undefined) this.opts.sink.unreachable(to);
+    return link;
+  }
+}

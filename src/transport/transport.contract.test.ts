@@ -1,0 +1,286 @@
+// The transport contract, run on the in-memory hub and on the HTTP/2 transport over loopback:
+// messages arrive intact and in order per link, a batch may carry many messages, sending to an
+// unknown or unreachable peer reports it unreachable instead of throwing, and a link comes back
+// once the peer listens again.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { EntryType, MessageType, type Message, type NodeId } from "../raft/index.js";
+import { InMemoryTransportHub } from "./memory.js";
+import { PeerTransport } from "./peer-transport.js";
+import { createPeerStreamHandler, listenPeerUrl, type PeerListener } from "./peer-server.js";
+import type { PeerSink, RaftTransport } from "./types.js";
+
+const quiet = { info() {}, warn() {}, error() {}, debug() {} };
+
+function msg(from: NodeId, to: NodeId, index: number, extra: Partial<Message> = {}): Message {
+  return {
+    type: MessageType.App,
+    to,
+    from,
+    term: 3,
+    logTerm: 2,
+    index,
+    entries: [{ term: 3, index: index + 1, type: EntryType.Normal, data: new Uint8Array([index % 256, 7]) }],
+    commit: index,
+    reject: false,
+    rejectHint: 0,
+    context: new Uint8Array(0),
+    ...extra,
+  };
+}
+
+class Recorder implements PeerSink {
+  received: Message[] = [];
+  unreachableCount = new Map<NodeId, number>();
+  receive(m: Message): void {
+    this.received.push(m);
+  }
+  unreachable(node: NodeId): void {
+    this.unreachableCount.set(node, (this.unreachableCount.get(node) ?? 0) + 1);
+  }
+}
+
+/** Bytes as plain arrays, so a Buffer and a Uint8Array with the same bytes compare equal. */
+function plain(v: unknown): unknown {
+  if (v instanceof Uint8Array) return Array.from(v);
+  if (Array.isArray(v)) return v.map(plain);
+  if (v !== null && typeof v === "object") {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]));
+  }
+  return v;
+}
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+interface Pair {
+  a: RaftTransport;
+  b: RaftTransport;
+  sinkA: Recorder;
+  sinkB: Recorder;
+  /** Stops b's receiving side; restartB brings it back on the same address. */
+  stopB(): Promise<void>;
+  restartB(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function memoryPair(): Promise<Pair> {
+  const hub = new InMemoryTransportHub();
+  const sinkA = new Recorder();
+  const sinkB = new Recorder();
+  const a = hub.register("a", sinkA);
+  let b = hub.register("b", sinkB);
+  return {
+    a,
+    get b() {
+      return b;
+    },
+    sinkA,
+    sinkB,
+    stopB: () => b.close(),
+    restartB: async () => {
+      b = hub.register("b", sinkB);
+    },
+    close: async () => {
+      await a.close();
+      await b.close();
+    },
+  };
+}
+
+async function http2Pair(): Promise<Pair> {
+  const sinkA = new Recorder();
+  const sinkB = new Recorder();
+  const clusterId = 0xabcn;
+  const listen = (self: NodeId, sink: PeerSink, url: string) =>
+    listenPeerUrl(
+      url,
+      createPeerStreamHandler({ self, clusterId: () => clusterId, sink, logger: quiet }),
+      undefined,
+    );
+  const la = await listen("a", sinkA, "http://127.0.0.1:0");
+  let lb: PeerListener = await listen("b", sinkB, "http://127.0.0.1:0");
+  const a = new PeerTransport({
+    self: "a",
+    clusterId,
+    peers: new Map([["b", [lb.url]]]),
+    sink: sinkA,
+    logger: quiet,
+  });
+  const b = new PeerTransport({
+    self: "b",
+    clusterId,
+    peers: new Map([["a", [la.url]]]),
+    sink: sinkB,
+    logger: quiet,
+  });
+  const bUrl = lb.url;
+  return {
+    a,
+    b,
+    sinkA,
+    sinkB,
+    stopB: () => lb.close(),
+    restartB: async () => {
+      lb = await listen("b", sinkB, bUrl);
+    },
+    close: async () => {
+      await a.close();
+      await b.close();
+      await la.close();
+      await lb.close();
+    },
+  };
+}
+
+for (const [name, make] of [
+  ["in-memory hub", memoryPair],
+  ["HTTP/2 peer transport", http2Pair],
+] as const) {
+  test(`${name}: messages arrive intact and in order, both ways`, { timeout: 20_000 }, async () => {
+    const p = await make();
+    try {
+      const snapshot = {
+        metadata: { index: 9, term: 2, confState: { voters: ["a", "b"], learners: ["c"] } },
+        data: new Uint8Array([1, 2, 3]),
+      };
+      const special = msg("a", "b", 0, {
+        type: MessageType.Snap,
+        snapshot,
+        reject: true,
+        rejectHint: 77,
+        context: new Uint8Array([9, 9]),
+        entries: [],
+      });
+      p.a.send([special]);
+      for (let i = 1; i <= 200; i += 4)
+        p.a.send([msg("a", "b", i), msg("a", "b", i + 1), msg("a", "b", i + 2), msg("a", "b", i + 3)]);
+      p.b.send([msg("b", "a", 5)]);
+      await until(() => p.sinkB.received.length === 201 && p.sinkA.received.length === 1);
+      assert.deepEqual(plain(p.sinkB.received[0]), plain(special));
+      assert.deepEqual(
+        p.sinkB.received.slice(1).map((m) => m.index),
+        Array.from({ length: 200 }, (_, i) => i + 1),
+      );
+      assert.deepEqual(plain(p.sinkB.received[5]), plain(msg("a", "b", 5)));
+      assert.deepEqual(plain(p.sinkA.received[0]), plain(msg("b", "a", 5)));
+    } finally {
+      await p.close();
+    }
+  });
+
+  test(
+    `${name}: an unknown or stopped peer is reported unreachable, and the link recovers`,
+    { timeout: 20_000 },
+    async () => {
+      const p = await make();
+      try {
+        assert.doesNotThrow(() => p.a.send([msg("a", "nobody", 1)]));
+        assert.equal(p.sinkA.unreachableCount.get("nobody"), 1);
+
+        p.a.send([msg("a", "b", 1)]);
+        await until(() => p.sinkB.received.length === 1);
+        await p.stopB();
+        // Keep sending: the link notices the peer is gone and reports it, without throwing.
+        await until(() => {
+          p.a.send([msg("a", "b", 2)]);
+          return (p.sinkA.unreachableCount.get("b") ?? 0) > 0;
+        });
+        await p.restartB();
+        const before = p.sinkB.received.length;
+        await until(() => {
+          p.a.send([msg("a", "b", 3)]);
+          return p.sinkB.received.length > before;
+        }, 10_000);
+        assert.equal(p.sinkB.received.at(-1)?.index, 3);
+      } finally {
+        await p.close();
+      }
+    },
+  );
+}
+
+test(
+  "HTTP/2 peer transport: a stream from another cluster is refused and nothing is delivered",
+  { timeout: 20_000 },
+  async () => {
+    const sink = new Recorder();
+    const warnings: string[] = [];
+    const logger = { ...quiet, warn: (_o: object, m: string) => warnings.push(m) };
+    const l = await listenPeerUrl(
+      "http://127.0.0.1:0",
+      createPeerStreamHandler({ self: "b", clusterId: () => 1n, sink, logger }),
+      undefined,
+    );
+    const senderSink = new Recorder();
+    const a = new PeerTransport({
+      self: "a",
+      clusterId: 2n,
+      peers: new Map([["b", [l.url]]]),
+      sink: senderSink,
+      logger,
+    });
+    try {
+      await until(() => {
+        a.send([msg("a", "b", 1)]);
+        return (
+          warnings.includes("refused a raft stream from a peer") &&
+          (senderSink.unreachableCount.get("b") ?? 0) > 0
+        );
+      });
+      assert.equal(sink.received.length, 0);
+    } finally {
+      await a.close();
+      await l.close();
+    }
+  },
+);
+
+test(
+  "HTTP/2 peer transport: garbage and oversized frames close the stream; the listener stays up",
+  { timeout: 20_000 },
+  async () => {
+    const http2 = await import("node:http2");
+    const sink = new Recorder();
+    const l = await listenPeerUrl(
+      "http://127.0.0.1:0",
+      createPeerStreamHandler({ self: "b", clusterId: () => 1n, sink, logger: quiet, maxFrameBytes: 1024 }),
+      undefined,
+    );
+    try {
+      for (const body of [Buffer.from([0, 0, 0, 3, 0xff, 0xff, 0xff]), Buffer.from([0, 1, 0, 0])]) {
+        const session = http2.connect(l.url);
+        session.on("error", () => {});
+        const stream = session.request({
+          ":method": "POST",
+          ":path": "/raft/stream",
+          "x-kvorum-cluster-id": "1",
+          "x-kvorum-from": "a",
+          "x-kvorum-to": "b",
+        });
+        stream.on("error", () => {});
+        stream.write(body);
+        await new Promise<void>((resolve) => stream.on("close", () => resolve()));
+        session.destroy();
+      }
+      assert.equal(sink.received.length, 0);
+      const a = new PeerTransport({
+        self: "a",
+        clusterId: 1n,
+        peers: new Map([["b", [l.url]]]),
+        sink: new Recorder(),
+        logger: quiet,
+      });
+      a.send([msg("a", "b", 4)]);
+      await until(() => sink.received.length === 1);
+      await a.close();
+    } finally {
+      await l.close();
+    }
+  },
+);
