@@ -29,6 +29,8 @@ import { identityFromConfig, nodeIdOf } from "../server/identity.js";
 import { peerUrlsOf } from "../server/member.js";
 import {
   createPeerStreamHandler,
+  FAULT_INJECTION_ENV,
+  faultsFromEnv,
   listenPeerUrl,
   loadPeerTls,
   PeerTransport,
@@ -100,6 +102,13 @@ export async function runServer(config: ServerConfig, logger: ServerLogger): Pro
   );
   // Peer messages can arrive before the member has opened its storage: they are dropped until
   // then (raft retransmits).
+  const faults = faultsFromEnv(process.env);
+  if (faults !== undefined) {
+    logger.warn(
+      { env: FAULT_INJECTION_ENV },
+      "FAULT INJECTION IS ENABLED: peers may drop raft traffic on request (PUT /test/faults on the peer port); for tests only, never in production",
+    );
+  }
   const box: { member?: Member } = {};
   const sink: PeerSink = {
     receive: (m) => box.member?.receive(m),
@@ -112,9 +121,12 @@ export async function runServer(config: ServerConfig, logger: ServerLogger): Pro
     sink,
     logger,
     tls: peerTls?.client,
+    faults,
   });
   const member = await startMember({ config, logger, transport });
   box.member = member;
+  // The replicated member table is the authority on peers once the member has opened its state.
+  transport.setPeers(member.peerUrls());
   const listeners: ClientListener[] = [];
   const peerListeners: PeerListener[] = [];
   let grpc: ReturnType<typeof createGrpcServer> | undefined;
@@ -154,6 +166,7 @@ export async function runServer(config: ServerConfig, logger: ServerLogger): Pro
       clusterId: () => identity.clusterId,
       sink,
       logger,
+      faults,
       routes: {
         "/version": () => ({ etcdserver: ETCD_API_VERSION, etcdcluster: "3.4.0" }),
       },

@@ -118,6 +118,14 @@ const request: fc.Arbitrary<InternalRequest> = fc.oneof(
     })
     .map(clean)
     .map((req) => ({ kind: RequestKind.Alarm as const, req })),
+  fc
+    .record({
+      memberId: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+      name: fc.string({ unit: "grapheme" }),
+      clientUrls: fc.array(fc.webUrl(), { maxLength: 3 }),
+    })
+    .map(clean)
+    .map((req) => ({ kind: RequestKind.Publish as const, req })),
 );
 
 test(`envelope round trip keeps every request exactly (seed ${seed})`, () => {

@@ -23,6 +23,8 @@ export enum RequestKind {
   LeaseGrant = 5,
   LeaseRevoke = 6,
   Alarm = 7,
+  /** A member's attributes (name, client URLs), published once it serves (etcd's publish). */
+  Publish = 8,
 }
 
 export type InternalRequest =
@@ -32,7 +34,8 @@ export type InternalRequest =
   | { kind: RequestKind.Compact; req: CompactionRequest }
   | { kind: RequestKind.LeaseGrant; req: { id: bigint; ttl: number } }
   | { kind: RequestKind.LeaseRevoke; req: { id: bigint } }
-  | { kind: RequestKind.Alarm; req: { action: number; memberId: bigint; alarm: number } };
+  | { kind: RequestKind.Alarm; req: { action: number; memberId: bigint; alarm: number } }
+  | { kind: RequestKind.Publish; req: { memberId: bigint; name: string; clientUrls: string[] } };
 
 export interface Envelope {
   epoch: number;
@@ -46,6 +49,9 @@ export class EnvelopeError extends Error {
     this.name = "EnvelopeError";
   }
 }
+
+const utf8 = new TextEncoder();
+const utf8d = new TextDecoder();
 
 // ---- writing ------------------------------------------------------------------------------------
 
@@ -404,6 +410,12 @@ export function encodeEnvelope(epoch: number, seq: number, request: InternalRequ
       w.i64(request.req.memberId);
       w.u8(request.req.alarm);
       break;
+    case RequestKind.Publish:
+      w.i64(request.req.memberId);
+      w.bytes(utf8.encode(request.req.name));
+      w.uvar(request.req.clientUrls.length);
+      for (const url of request.req.clientUrls) w.bytes(utf8.encode(url));
+      break;
   }
   return w.finish();
 }
@@ -424,6 +436,13 @@ function readRequest(kind: number, r: Reader): InternalRequest {
       return { kind, req: { id: r.i64() } };
     case RequestKind.Alarm:
       return { kind, req: { action: r.u8(), memberId: BigInt.asUintN(64, r.i64()), alarm: r.u8() } };
+    case RequestKind.Publish: {
+      const memberId = BigInt.asUintN(64, r.i64());
+      const name = utf8d.decode(r.bytes());
+      const clientUrls: string[] = [];
+      for (let n = r.uvar(); n > 0; n--) clientUrls.push(utf8d.decode(r.bytes()));
+      return { kind, req: { memberId, name, clientUrls } };
+    }
     default:
       throw new EnvelopeError(`unknown request kind ${kind}`);
   }

@@ -53,6 +53,7 @@ import {
 } from "../raft/index.js";
 import { DurableLogStore, MemoryRaftLogStore, type RaftLogStore } from "../storage/index.js";
 import { AlarmTable } from "./alarms.js";
+import { MemberTable } from "./members.js";
 import { AutoCompactor } from "./auto-compactor.js";
 import { prepareDataDir } from "./data-dir.js";
 import { decodeEnvelope, encodeEnvelope, RequestKind, type InternalRequest } from "./envelope.js";
@@ -200,6 +201,8 @@ export class Member implements MemberApi {
   private readonly leaseIds: LeaseIdGenerator;
   private readonly hub: WatchHub;
   private readonly alarms: AlarmTable;
+  private readonly members: MemberTable;
+  private publishing = false;
 
   // raft
   private readonly node: RawNode;
@@ -267,6 +270,8 @@ export class Member implements MemberApi {
     this.lessor.restore(new BackendLeaseStore(backend), this.store.leasedKeys());
     this.leaseIds = new LeaseIdGenerator(this.identity.memberId, Date.now());
     this.alarms = new AlarmTable(backend);
+    this.members = new MemberTable(backend);
+    if (this.members.size === 0) this.seedMembers();
     const progress = config.experimentalWatchProgressNotifyIntervalMs;
     this.hub = new WatchHub(this.store, {
       progressIntervalMs: progress > 0 ? progress : DEFAULT_PROGRESS_INTERVAL_MS,
@@ -377,6 +382,47 @@ export class Member implements MemberApi {
       "member started",
     );
     this.scheduleLoop();
+  }
+
+  /** A new cluster's member table is --initial-cluster (identical on every member of it). */
+  private seedMembers(): void {
+    for (const [name, id] of this.identity.members) {
+      this.members.set({
+        id,
+        name,
+        peerUrls: [...(this.config.initialCluster[name] ?? this.config.initialAdvertisePeerUrls)],
+        clientUrls: [],
+        isLearner: false,
+      });
+    }
+  }
+
+  /**
+   * Publishes this member's name and client URLs through raft once there is a leader (etcd's
+   * publish), so every member lists them; retried until the table shows them.
+   */
+  private maybePublish(): void {
+    if (this.publishing || this.stopping || this.lead === "") return;
+    const self = this.members.get(this.identity.memberId);
+    if (self === undefined) return;
+    if (self.name === this.config.name && self.clientUrls.join(",") === this.clientUrls.join(",")) return;
+    this.publishing = true;
+    this.propose<unknown>({
+      kind: RequestKind.Publish,
+      req: { memberId: this.identity.memberId, name: this.config.name, clientUrls: [...this.clientUrls] },
+    })
+      .then(
+        () =>
+          this.logger.info(
+            { memberId: this.nodeId, clientUrls: this.clientUrls },
+            "published member attributes",
+          ),
+        (err: unknown) => this.logger.warn({ err }, "publishing member attributes failed; retrying"),
+      )
+      .finally(() => {
+        this.publishing = false;
+        if (!this.stopping) setTimeout(() => this.maybePublish(), 500).unref();
+      });
   }
 
   // ---- MemberApi: identity -------------------------------------------------------------------
@@ -550,18 +596,7 @@ export class Member implements MemberApi {
 
   async memberList(opts?: RequestOptions): Promise<MemberInfo[]> {
     this.checkRunning(opts);
-    const out: MemberInfo[] = [];
-    for (const [name, id] of this.identity.members) {
-      const self = id === this.identity.memberId;
-      out.push({
-        id,
-        name,
-        peerUrls: self ? [...this.config.initialAdvertisePeerUrls] : (this.config.initialCluster[name] ?? []),
-        clientUrls: self ? [...this.clientUrls] : [],
-        isLearner: false,
-      });
-    }
-    return out;
+    return this.members.list();
   }
 
   async moveLeader(targetId: bigint, opts?: RequestOptions): Promise<void> {
@@ -634,7 +669,11 @@ export class Member implements MemberApi {
 
   /** The other members' raft node IDs and peer URLs, as the transport needs them. */
   peerUrls(): Map<string, string[]> {
-    return peerUrlsOf(this.config, this.identity);
+    const out = new Map<string, string[]>();
+    for (const m of this.members.list()) {
+      if (m.id !== this.identity.memberId) out.set(nodeIdOf(m.id), m.peerUrls);
+    }
+    return out;
   }
 
   private checkRunning(opts?: RequestOptions): void {
@@ -807,6 +846,7 @@ export class Member implements MemberApi {
       this.lessor.demote();
       this.logger.info({ memberId: this.nodeId, lead: soft.lead }, "lost leadership");
     }
+    if (this.lead !== "") this.maybePublish();
     if (leaderReplaced && this.readsInFlight.size > 0) {
       // etcd answers reads pending across a leader change with "leader changed".
       for (const batch of this.readsInFlight.values()) {
@@ -957,6 +997,13 @@ export class Member implements MemberApi {
           this.store.setAppliedIndex(index);
         }
         return { alarms: this.alarms.list(alarm), revision: this.store.currentRevision() };
+      }
+      case RequestKind.Publish: {
+        if (index > this.store.appliedIndex()) {
+          this.members.publish(request.req.memberId, request.req.name, request.req.clientUrls);
+          this.store.setAppliedIndex(index);
+        }
+        return {};
       }
     }
   }

@@ -6,6 +6,7 @@ import http2 from "node:http2";
 import type net from "node:net";
 import type { Message, NodeId } from "../raft/index.js";
 import { decodeMessages } from "./message-codec.js";
+import { FAULTS_PATH, type PeerFaults } from "./faults.js";
 import { FrameReader } from "./frames.js";
 import {
   DEFAULT_MAX_FRAME_BYTES,
@@ -25,6 +26,8 @@ export interface PeerServerOptions {
   maxFrameBytes?: number;
   /** Extra read-only routes (GET path → JSON body). */
   routes?: Record<string, () => unknown>;
+  /** Test-only fault injection: PUT /test/faults, and messages from listed peers dropped. */
+  faults?: PeerFaults;
 }
 
 export interface PeerListener {
@@ -46,6 +49,11 @@ export function createPeerStreamHandler(
       const body = JSON.stringify(opts.routes[path]());
       stream.respond({ ":status": 200, "content-type": "application/json" });
       stream.end(body);
+      return;
+    }
+    const faults = opts.faults;
+    if (faults !== undefined && path === FAULTS_PATH) {
+      serveFaults(stream, method, faults);
       return;
     }
     if (method !== "POST" || path !== RAFT_STREAM_PATH) {
@@ -83,6 +91,10 @@ export function createPeerStreamHandler(
       }
       for (const m of messages) {
         if (m.from !== from || m.to !== opts.self) continue;
+        if (faults !== undefined && faults.dropFrom.has(from)) {
+          faults.droppedIn++;
+          continue;
+        }
         try {
           opts.sink.receive(m);
         } catch (err) {
@@ -92,6 +104,29 @@ export function createPeerStreamHandler(
     });
     stream.on("end", () => stream.end());
   };
+}
+
+function serveFaults(stream: http2.ServerHttp2Stream, method: string, faults: PeerFaults): void {
+  const answer = (status: number, body: unknown) => {
+    stream.respond({ ":status": status, "content-type": "application/json" });
+    stream.end(JSON.stringify(body));
+  };
+  if (method === "GET") return answer(200, faults.state());
+  if (method !== "PUT") return answer(405, { error: "use GET or PUT" });
+  let text = "";
+  stream.setEncoding("utf8");
+  stream.on("data", (c: string) => {
+    text += c;
+    if (text.length > 1 << 20) stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+  });
+  stream.on("end", () => {
+    try {
+      faults.apply(JSON.parse(text) as unknown);
+      answer(200, faults.state());
+    } catch (err) {
+      answer(400, { error: (err as Error).message });
+    }
+  });
 }
 
 /** Listens on one peer URL (http:// or https://). Port 0 picks a free port. */

@@ -2,6 +2,7 @@
 // handler for the peer listener that feeds what arrives to the member. Messages of one send()
 // to one peer travel as one frame (batching); each link bounds what it holds (backpressure).
 import type { Message, NodeId } from "../raft/index.js";
+import type { PeerFaults } from "./faults.js";
 import { PeerLink } from "./peer-link.js";
 import { DEFAULT_MAX_QUEUED_BYTES, type PeerClientTls, type TransportLogger } from "./protocol.js";
 import type { PeerSink, RaftTransport } from "./types.js";
@@ -15,6 +16,8 @@ export interface PeerTransportOptions {
   logger: TransportLogger;
   tls?: PeerClientTls;
   maxQueuedBytes?: number;
+  /** Test-only fault injection (messages to listed peers are dropped). */
+  faults?: PeerFaults;
 }
 
 export class PeerTransport implements RaftTransport {
@@ -27,6 +30,13 @@ export class PeerTransport implements RaftTransport {
 
   send(messages: readonly Message[]): void {
     if (this.closed) return;
+    const faults = this.opts.faults;
+    if (faults !== undefined && faults.dropTo.size > 0) {
+      const kept = messages.filter((m) => !faults.dropTo.has(m.to));
+      faults.droppedOut += messages.length - kept.length;
+      if (kept.length === 0) return;
+      messages = kept;
+    }
     if (messages.length === 1) {
       const m = messages[0] as Message;
       this.linkTo(m.to)?.send(messages);

@@ -1,0 +1,198 @@
+// Starts an N-member Kvorum cluster of separate `kvorum` processes on loopback, for people to try
+// (`kvorumctl cluster up N`) and for the multi-process tests. Each member gets its own data dir
+// under one base directory and its own client and peer ports; the cluster is bootstrapped with
+// --initial-cluster-state new. Handles kill (any signal), restart on the same ports and data,
+// and stop; every process is killed when this process exits.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { findPackageRoot } from "../proto/load.js";
+
+export interface LocalClusterOptions {
+  size: number;
+  /** Where the members' data dirs go (created if missing). */
+  baseDir: string;
+  /** First client port; member i uses clientPort + 2i (client) and +1 (peer). 0 = free ports. */
+  basePort?: number;
+  /** Extra flags for every member. */
+  extraArgs?: string[];
+  /** Extra environment for every member. */
+  env?: Record<string, string>;
+  token?: string;
+  /** Called with each output line of each member. */
+  onOutput?: (member: string, line: string) => void;
+}
+
+export interface LocalMember {
+  readonly name: string;
+  readonly clientUrl: string;
+  readonly peerUrl: string;
+  readonly dataDir: string;
+  running(): boolean;
+  /** Sends a signal and waits for the process to exit (SIGSTOP/SIGCONT return at once). */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts the member again on its ports and data dir (it must not be running). */
+  start(): void;
+  /** Resolves once /health answers true, within timeoutMs. */
+  waitHealthy(timeoutMs?: number): Promise<void>;
+  /** The last lines the process printed. */
+  output(): string;
+}
+
+export interface LocalCluster {
+  readonly members: LocalMember[];
+  readonly endpoints: string[];
+  /** Kills every member (SIGTERM, then SIGKILL after 5 s). */
+  stop(): Promise<void>;
+}
+
+const live = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const child of live) child.kill("SIGKILL");
+});
+
+export async function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The kvorum entry point next to this module (dist/src/cli/kvorum.js when built). */
+function kvorumEntry(): { cmd: string; args: string[] } {
+  const here = new URL(import.meta.url);
+  if (here.pathname.endsWith(".ts")) {
+    return {
+      cmd: process.execPath,
+      args: ["--import", "tsx", join(findPackageRoot(), "src", "cli", "kvorum.ts")],
+    };
+  }
+  return { cmd: process.execPath, args: ["--enable-source-maps", new URL("./kvorum.js", here).pathname] };
+}
+
+export async function startLocalCluster(opts: LocalClusterOptions): Promise<LocalCluster> {
+  const names = Array.from({ length: opts.size }, (_, i) => `kvorum-${i + 1}`);
+  const ports: Array<{ client: number; peer: number }> = [];
+  for (let i = 0; i < opts.size; i++) {
+    if (opts.basePort !== undefined && opts.basePort > 0) {
+      ports.push({ client: opts.basePort + 2 * i, peer: opts.basePort + 2 * i + 1 });
+    } else {
+      ports.push({ client: await freeLoopbackPort(), peer: await freeLoopbackPort() });
+    }
+  }
+  const peerUrl = (i: number) => `http://127.0.0.1:${(ports[i] as { peer: number }).peer}`;
+  const clientUrl = (i: number) => `http://127.0.0.1:${(ports[i] as { client: number }).client}`;
+  const initialCluster = names.map((n, i) => `${n}=${peerUrl(i)}`).join(",");
+  const entry = kvorumEntry();
+  mkdirSync(opts.baseDir, { recursive: true });
+
+  const members: LocalMember[] = names.map((name, i) => {
+    const dataDir = join(opts.baseDir, `${name}.kvorum`);
+    let child: ChildProcess | undefined;
+    let exited: Promise<void> = Promise.resolve();
+    let tail: string[] = [];
+    const args = [
+      ...entry.args,
+      "--name",
+      name,
+      "--data-dir",
+      dataDir,
+      "--listen-client-urls",
+      clientUrl(i),
+      "--advertise-client-urls",
+      clientUrl(i),
+      "--listen-peer-urls",
+      peerUrl(i),
+      "--initial-advertise-peer-urls",
+      peerUrl(i),
+      "--initial-cluster",
+      initialCluster,
+      "--initial-cluster-state",
+      "new",
+      "--initial-cluster-token",
+      opts.token ?? "kvorum-local-cluster",
+      ...(opts.extraArgs ?? []),
+    ];
+    const running = () => child !== undefined && child.exitCode === null && child.signalCode === null;
+    const member: LocalMember = {
+      name,
+      clientUrl: clientUrl(i),
+      peerUrl: peerUrl(i),
+      dataDir,
+      running,
+      start() {
+        if (running()) throw new Error(`${name} is already running`);
+        const proc = spawn(entry.cmd, args, {
+          env: { ...process.env, ...opts.env },
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        child = proc;
+        live.add(proc);
+        exited = new Promise((resolve) =>
+          proc.once("exit", () => {
+            live.delete(proc);
+            resolve();
+          }),
+        );
+        let partial = "";
+        const onData = (chunk: Buffer) => {
+          const text = partial + chunk.toString("utf8");
+          const lines = text.split("\n");
+          partial = lines.pop() ?? "";
+          for (const line of lines) {
+            tail.push(line);
+            opts.onOutput?.(name, line);
+          }
+          if (tail.length > 400) tail = tail.slice(-200);
+        };
+        proc.stdout?.on("data", onData);
+        proc.stderr?.on("data", onData);
+      },
+      async kill(signal: NodeJS.Signals = "SIGKILL") {
+        if (!running() || child === undefined) return;
+        child.kill(signal);
+        if (signal !== "SIGSTOP" && signal !== "SIGCONT") await exited;
+      },
+      async waitHealthy(timeoutMs = 30_000) {
+        const deadline = Date.now() + timeoutMs;
+        while (Date.now() < deadline) {
+          if (!running()) throw new Error(`${name} exited:\n${tail.slice(-30).join("\n")}`);
+          try {
+            const r = await fetch(`${clientUrl(i)}/health`, { signal: AbortSignal.timeout(1000) });
+            const body = (await r.json()) as { health?: string };
+            if (body.health === "true") return;
+          } catch {
+            // not up yet
+          }
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        throw new Error(`${name} not healthy within ${timeoutMs} ms:\n${tail.slice(-30).join("\n")}`);
+      },
+      output: () => tail.join("\n"),
+    };
+    return member;
+  });
+  for (const m of members) m.start();
+  return {
+    members,
+    endpoints: members.map((m) => m.clientUrl),
+    async stop() {
+      await Promise.all(
+        members.map(async (m) => {
+          if (!m.running()) return;
+          await m.kill("SIGCONT");
+          const timer = setTimeout(() => void m.kill("SIGKILL"), 5000);
+          await m.kill("SIGTERM");
+          clearTimeout(timer);
+        }),
+      );
+    },
+  };
+}

@@ -1,0 +1,47 @@
+// Test-only fault injection on the peer transport: drop what this member sends to some peers
+// and what it receives from some peers, as a network partition would (one-way or both ways).
+// Off unless the process was started with KVORUM_FAULT_INJECTION=1; then the peer listener
+// accepts PUT /test/faults with {"dropTo": [member IDs in hex], "dropFrom": [...]} (empty lists
+// heal). The chaos harness and the cluster tests use it; production members never enable it.
+import type { NodeId } from "../raft/index.js";
+
+export const FAULTS_PATH = "/test/faults";
+export const FAULT_INJECTION_ENV = "KVORUM_FAULT_INJECTION";
+
+export class PeerFaults {
+  dropTo = new Set<NodeId>();
+  dropFrom = new Set<NodeId>();
+  droppedOut = 0;
+  droppedIn = 0;
+
+  /** Applies a PUT /test/faults body; throws on anything else. */
+  apply(body: unknown): void {
+    const ids = (v: unknown, field: string): Set<NodeId> => {
+      if (v === undefined) return new Set();
+      if (!Array.isArray(v) || v.some((x) => typeof x !== "string" || !/^[0-9a-f]+$/.test(x))) {
+        throw new Error(`${field} must be a list of member IDs in hex`);
+      }
+      return new Set(v as string[]);
+    };
+    if (body === null || typeof body !== "object") throw new Error("body must be a JSON object");
+    const b = body as { dropTo?: unknown; dropFrom?: unknown };
+    const to = ids(b.dropTo, "dropTo");
+    const from = ids(b.dropFrom, "dropFrom");
+    this.dropTo = to;
+    this.dropFrom = from;
+  }
+
+  state(): { dropTo: string[]; dropFrom: string[]; droppedOut: number; droppedIn: number } {
+    return {
+      dropTo: [...this.dropTo],
+      dropFrom: [...this.dropFrom],
+      droppedOut: this.droppedOut,
+      droppedIn: this.droppedIn,
+    };
+  }
+}
+
+/** The faults object when the environment enables fault injection, else undefined. */
+export function faultsFromEnv(env: Record<string, string | undefined>): PeerFaults | undefined {
+  return env[FAULT_INJECTION_ENV] === "1" ? new PeerFaults() : undefined;
+}
