@@ -33,6 +33,7 @@ import {
   faultsFromEnv,
   listenPeerUrl,
   loadPeerTls,
+  PeerRpcClient,
   PeerTransport,
   type PeerListener,
   type PeerSink,
@@ -123,7 +124,14 @@ export async function runServer(config: ServerConfig, logger: ServerLogger): Pro
     tls: peerTls?.client,
     faults,
   });
-  const member = await startMember({ config, logger, transport });
+  const peerCaller = new PeerRpcClient({
+    self,
+    clusterId: () => identity.clusterId,
+    urlsOf: (peer) => box.member?.peerUrls().get(peer),
+    tls: peerTls?.client,
+    faults,
+  });
+  const member = await startMember({ config, logger, transport, peerCaller });
   box.member = member;
   // The replicated member table is the authority on peers once the member has opened its state.
   transport.setPeers(member.peerUrls());
@@ -136,6 +144,7 @@ export async function runServer(config: ServerConfig, logger: ServerLogger): Pro
     await Promise.all(listeners.map((l) => l.close().catch(() => {})));
     await grpc?.close().catch(() => {});
     await member.stop();
+    peerCaller.close();
     await Promise.all(peerListeners.map((l) => l.close().catch(() => {})));
   };
   try {
@@ -167,6 +176,7 @@ export async function runServer(config: ServerConfig, logger: ServerLogger): Pro
       sink,
       logger,
       faults,
+      rpc: (method, body) => member.answerPeer(method, body),
       routes: {
         "/version": () => ({ etcdserver: ETCD_API_VERSION, etcdcluster: "3.4.0" }),
       },

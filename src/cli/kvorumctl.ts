@@ -4,6 +4,7 @@
 import { Command } from "commander";
 import { VERSION } from "../version.js";
 import { registerCheckWal } from "./check-wal.js";
+import { registerClusterUp } from "./cluster-up.js";
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .version(VERSION, "--version", "print the version and exit")
     .showHelpAfterError();
   registerCheckWal(program);
+  registerClusterUp(program);
   return program;
 }
 

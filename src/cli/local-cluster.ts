@@ -38,6 +38,8 @@ export interface LocalMember {
   waitHealthy(timeoutMs?: number): Promise<void>;
   /** The last lines the process printed. */
   output(): string;
+  /** Resolves when the current process exits. */
+  waitExit(): Promise<void>;
 }
 
 export interface LocalCluster {
@@ -176,6 +178,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
         throw new Error(`${name} not healthy within ${timeoutMs} ms:\n${tail.slice(-30).join("\n")}`);
       },
       output: () => tail.join("\n"),
+      waitExit: () => exited,
     };
     return member;
   });

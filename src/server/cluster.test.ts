@@ -51,10 +51,15 @@ test(
       for (let i = 0; i < 3; i++) {
         const box: { member?: Member } = {};
         const cfg = config(`m${i}`, `http://127.0.0.1:${i + 1}`);
-        const transport = hub.register(nodeIdOf(identityFromConfig(cfg).memberId), (m) =>
-          box.member?.receive(m),
-        );
-        box.member = await startMember({ config: cfg, storage: "memory", transport });
+        const id = nodeIdOf(identityFromConfig(cfg).memberId);
+        const transport = hub.register(id, (m) => box.member?.receive(m));
+        hub.serveRpc(id, (method, body) => box.member!.answerPeer(method, body));
+        box.member = await startMember({
+          config: cfg,
+          storage: "memory",
+          transport,
+          peerCaller: hub.rpcCaller(id),
+        });
         members.push(box.member);
       }
       await until(
@@ -78,7 +83,13 @@ test(
       await members[2]!.put({ key: enc("l"), value: enc("v"), lease: g.id });
       const leader = members.find((m) => m.header().memberId === leaderId)!;
       assert.equal((await leader.leaseRenew(g.id)).ttl, 30);
-      await assert.rejects(follower.leaseRenew(g.id), /etcdserver: not leader/);
+      // A follower forwards keep-alives and time-to-live questions to the leader.
+      assert.equal((await follower.leaseRenew(g.id)).ttl, 30);
+      const ttl = await follower.leaseTimeToLive(g.id, true);
+      assert.equal(ttl.grantedTtl, 30);
+      assert.ok(ttl.ttl > 25 && ttl.ttl <= 30, `ttl ${ttl.ttl}`);
+      assert.deepEqual(ttl.keys.map(dec), ["l"]);
+      await assert.rejects(follower.leaseRenew(12345n), /etcdserver: requested lease not found/);
       // hash() reads local state: a linearizable read first makes each member catch up.
       await Promise.all(members.map((m) => m.range({ key: enc("l") })));
       const hashes = await Promise.all(members.map((m) => m.hash()));

@@ -15,6 +15,7 @@ export const ServerErrors = {
     "etcdserver: request timed out, waiting for the applied index took too long",
     "UNAVAILABLE",
   ),
+  timeoutLeaderTransfer: err("etcdserver: request timed out, leader transfer took too long", "UNAVAILABLE"),
   stopped: err("etcdserver: server stopped", "UNAVAILABLE"),
   tooManyRequests: err("etcdserver: too many requests", "RESOURCE_EXHAUSTED"),
   unhealthy: err("etcdserver: unhealthy cluster", "UNAVAILABLE"),

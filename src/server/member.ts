@@ -73,7 +73,7 @@ import {
   type SnapshotStream,
   type StatusInfo,
 } from "./member-api.js";
-import { NoPeerTransport, type RaftTransport } from "./transport.js";
+import { NoPeerTransport, PeerRpcError, type PeerCaller, type RaftTransport } from "./transport.js";
 
 /** pino-compatible logger. */
 export interface MemberLogger {
@@ -92,6 +92,8 @@ export interface MemberOptions {
   clock?: Clock;
   /** Raft message transport; defaults to one with no peers. */
   transport?: RaftTransport;
+  /** Requests to other members (a follower forwarding lease keep-alives to the leader). */
+  peerCaller?: PeerCaller;
 }
 
 const silentLogger: MemberLogger = { info() {}, warn() {}, error() {}, debug() {} };
@@ -239,6 +241,7 @@ export class Member implements MemberApi {
   private stopped: Promise<void> | null = null;
   /** Where backend snapshot copies are made: the data dir's file system (undefined: os.tmpdir()). */
   private readonly snapshotTempDir: string | undefined;
+  private readonly peerCaller: PeerCaller | undefined;
 
   private constructor(
     opts: MemberOptions,
@@ -249,6 +252,7 @@ export class Member implements MemberApi {
   ) {
     const config = opts.config;
     this.config = config;
+    this.peerCaller = opts.peerCaller;
     this.snapshotTempDir = (opts.storage ?? "disk") === "disk" ? config.dataDir : undefined;
     this.clientUrls = [...config.advertiseClientUrls];
     this.logger = opts.logger ?? silentLogger;
@@ -511,19 +515,96 @@ export class Member implements MemberApi {
       const ttl = this.lessor.renew(id);
       return { ttl, revision: this.store.currentRevision() };
     } catch (err) {
-      if (err instanceof LeaseNotPrimaryError) {
-        // Forwarding keep-alives to the leader comes with the cluster transport (issue 6).
-        throw this.lead === "" ? ServerErrors.noLeader() : ServerErrors.notLeader();
-      }
-      throw err;
+      if (!(err instanceof LeaseNotPrimaryError)) throw err;
     }
+    // Only the leader keeps lease deadlines: a follower asks it, as etcd does.
+    const answer = (await this.askLeader("lease-renew", { id: id.toString() }, opts)) as { ttl: number };
+    return { ttl: answer.ttl, revision: this.store.currentRevision() };
   }
 
   async leaseTimeToLive(id: LeaseId, keys: boolean, opts?: RequestOptions): Promise<LeaseTimeToLiveResult> {
     this.checkRunning(opts);
+    if (!this.isLeader && this.peerCaller !== undefined) {
+      // The remaining TTL is known on the leader only.
+      const t = (await this.askLeader("lease-ttl", { id: id.toString(), keys }, opts)) as {
+        ttl: number;
+        grantedTtl: number;
+        keys: string[];
+      };
+      return {
+        id,
+        ttl: t.ttl,
+        grantedTtl: t.grantedTtl,
+        keys: t.keys.map((k) => new Uint8Array(Buffer.from(k, "base64"))),
+        revision: this.store.currentRevision(),
+      };
+    }
     await this.linearizableBarrier(opts);
     const t = this.lessor.timeToLive(id, { keys });
     return { ...t, revision: this.store.currentRevision() };
+  }
+
+  /**
+   * Sends a request to the leader and returns its answer; the leader's etcd errors come back
+   * unchanged. Retried while leadership moves, until the request timeout.
+   */
+  private async askLeader(method: string, body: unknown, opts?: RequestOptions): Promise<unknown> {
+    const caller = this.peerCaller;
+    const deadline = performance.now() + this.requestTimeoutMs;
+    for (;;) {
+      this.checkRunning(opts);
+      const lead = this.lead;
+      if (caller === undefined) {
+        // No way to reach other members (an in-process member without a peer caller).
+        throw lead === "" ? ServerErrors.noLeader() : ServerErrors.notLeader();
+      }
+      if (lead === "") {
+        if (performance.now() > deadline) throw ServerErrors.noLeader();
+      } else if (lead === this.nodeId) {
+        return this.answerPeer(method, body);
+      } else {
+        try {
+          return await caller.call(lead, method, body, Math.max(100, deadline - performance.now()));
+        } catch (err) {
+          if (err instanceof PeerRpcError && err.message !== ServerErrors.notLeader().message) {
+            throw new EtcdError(err.message, err.code as EtcdError["code"]);
+          }
+          if (performance.now() > deadline) throw ServerErrors.timeout();
+        }
+      }
+      await new Promise((r) => setTimeout(r, Math.min(100, this.heartbeatMs)));
+    }
+  }
+
+  /** Answers another member's request (see askLeader). */
+  async answerPeer(method: string, body: unknown): Promise<unknown> {
+    this.checkRunning();
+    const b = body as { id?: unknown; keys?: unknown };
+    if (typeof b.id !== "string" || !/^-?\d+$/.test(b.id))
+      throw new EtcdError("bad lease id", "INVALID_ARGUMENT");
+    const id = BigInt(b.id);
+    switch (method) {
+      case "lease-renew": {
+        try {
+          return { ttl: this.lessor.renew(id) };
+        } catch (err) {
+          if (err instanceof LeaseNotPrimaryError) throw ServerErrors.notLeader();
+          throw err;
+        }
+      }
+      case "lease-ttl": {
+        if (!this.isLeader) throw ServerErrors.notLeader();
+        await this.linearizableBarrier();
+        const t = this.lessor.timeToLive(id, { keys: b.keys === true });
+        return {
+          ttl: t.ttl,
+          grantedTtl: t.grantedTtl,
+          keys: t.keys.map((k) => Buffer.from(k).toString("base64")),
+        };
+      }
+      default:
+        throw new EtcdError(`unknown peer request ${method}`, "INVALID_ARGUMENT");
+    }
   }
 
   async leaseLeases(opts?: RequestOptions): Promise<{ ids: LeaseId[]; revision: number }> {
@@ -604,8 +685,16 @@ export class Member implements MemberApi {
     if (!this.isLeader) throw ServerErrors.notLeader();
     if (targetId === this.identity.memberId) return;
     if (!this.confState.voters.includes(nodeIdOf(targetId))) throw ServerErrors.badLeaderTransferee();
-    this.node.transferLeadership(nodeIdOf(targetId));
+    const target = nodeIdOf(targetId);
+    this.node.transferLeadership(target);
     this.scheduleLoop();
+    // Answer once the target leads, as etcd does (it is told to campaign at once when caught up).
+    const deadline = performance.now() + this.requestTimeoutMs;
+    while (this.lead !== target) {
+      this.checkRunning(opts);
+      if (performance.now() > deadline) throw ServerErrors.timeoutLeaderTransfer();
+      await new Promise((r) => setTimeout(r, this.heartbeatMs));
+    }
   }
 
   // ---- lifecycle -----------------------------------------------------------------------------
@@ -617,6 +706,9 @@ export class Member implements MemberApi {
   }
 
   private async shutdown(): Promise<void> {
+    await this.handOverLeadership().catch((err: unknown) =>
+      this.logger.warn({ err }, "could not hand over leadership before stopping"),
+    );
     this.stopping = true;
     clearInterval(this.tickTimer);
     clearInterval(this.autoCompactTimer);
@@ -634,6 +726,30 @@ export class Member implements MemberApi {
       .catch((err: unknown) => this.logger.error({ err }, "closing the backend failed"));
     this.releaseDataDir();
     this.logger.info({ memberId: this.nodeId }, "member stopped");
+  }
+
+  /**
+   * A leader that stops first hands leadership to the most caught-up voter, so the cluster does
+   * not wait an election timeout for a new leader (etcd does the same on shutdown).
+   */
+  private async handOverLeadership(): Promise<void> {
+    if (!this.isLeader || this.stopping) return;
+    const progress = this.node.status().progress;
+    let best: { id: string; match: number } | undefined;
+    for (const voter of this.confState.voters) {
+      if (voter === this.nodeId) continue;
+      const match = progress?.get(voter)?.match ?? 0;
+      if (best === undefined || match > best.match) best = { id: voter, match };
+    }
+    if (best === undefined) return;
+    this.logger.info({ memberId: this.nodeId, transferee: best.id }, "stopping: handing leadership over");
+    this.node.transferLeadership(best.id);
+    this.scheduleLoop();
+    const deadline = performance.now() + Math.min(this.requestTimeoutMs, 2 * this.config.electionTimeoutMs);
+    while (this.lead !== best.id && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, this.heartbeatMs));
+    }
+    if (this.lead === best.id) this.logger.info({ lead: best.id }, "leadership handed over");
   }
 
   private failAllCallers(err: EtcdError): void {

@@ -1,5 +1,5 @@
 // Public surface of the peer transport: the ports, the in-memory twins and the HTTP/2 transport.
-export type { PeerSink, RaftTransport } from "./types.js";
+export type { PeerCaller, PeerRpcHandler, PeerSink, RaftTransport } from "./types.js";
 export { NoPeerTransport, InMemoryTransportHub } from "./memory.js";
 export { PeerTransport, type PeerTransportOptions } from "./peer-transport.js";
 export {
@@ -13,3 +13,4 @@ export { encodeMessages, decodeMessages } from "./message-codec.js";
 export { FrameReader, FrameTooLargeError, frame } from "./frames.js";
 export { loadPeerTls, type PeerTls, type PeerTlsConfig } from "./tls.js";
 export { PeerFaults, faultsFromEnv, FAULTS_PATH, FAULT_INJECTION_ENV } from "./faults.js";
+export { PeerRpcClient, PeerRpcError, PeerUnreachableError, RPC_PATH_PREFIX } from "./peer-rpc.js";

@@ -2,7 +2,8 @@
 // members inside one process (tests, the in-process cluster). Same contract as the HTTP/2
 // transport: best-effort, in order per link, asynchronous (next turn), never throws.
 import type { Message, NodeId } from "../raft/index.js";
-import type { PeerSink, RaftTransport } from "./types.js";
+import { PeerRpcError, PeerUnreachableError } from "./peer-rpc.js";
+import type { PeerCaller, PeerRpcHandler, PeerSink, RaftTransport } from "./types.js";
 
 export class NoPeerTransport implements RaftTransport {
   dropped = 0;
@@ -33,6 +34,34 @@ export class InMemoryTransportHub {
       },
       close: async () => {
         this.sinks.delete(id);
+      },
+    };
+  }
+
+  private readonly rpcHandlers = new Map<NodeId, PeerRpcHandler>();
+
+  /** Answers peer requests addressed to `id`. */
+  serveRpc(id: NodeId, handler: PeerRpcHandler): void {
+    this.rpcHandlers.set(id, handler);
+  }
+
+  /** A PeerCaller for member `from`; the answer goes through JSON as over the network. */
+  rpcCaller(from: NodeId): PeerCaller {
+    return {
+      call: async (peer, method, body) => {
+        const handler = this.rpcHandlers.get(peer);
+        if (handler === undefined || this.cut.has(`${from}>${peer}`)) {
+          throw new PeerUnreachableError(`member ${peer} is unreachable`);
+        }
+        await new Promise((r) => setImmediate(r));
+        let answer: unknown;
+        try {
+          answer = await handler(method, JSON.parse(JSON.stringify(body)));
+        } catch (err) {
+          const e = err as { message?: string; code?: unknown };
+          throw new PeerRpcError(e.message ?? String(err), typeof e.code === "string" ? e.code : "UNKNOWN");
+        }
+        return JSON.parse(JSON.stringify(answer ?? null)) as unknown;
       },
     };
   }

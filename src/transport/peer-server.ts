@@ -8,6 +8,7 @@ import type { Message, NodeId } from "../raft/index.js";
 import { decodeMessages } from "./message-codec.js";
 import { FAULTS_PATH, type PeerFaults } from "./faults.js";
 import { FrameReader } from "./frames.js";
+import { MAX_RPC_BYTES, RPC_PATH_PREFIX } from "./peer-rpc.js";
 import {
   DEFAULT_MAX_FRAME_BYTES,
   PEER_HEADERS,
@@ -26,6 +27,8 @@ export interface PeerServerOptions {
   maxFrameBytes?: number;
   /** Extra read-only routes (GET path → JSON body). */
   routes?: Record<string, () => unknown>;
+  /** Answers POST /rpc/<method> from other members of this cluster (resolve = ok, throw = error). */
+  rpc?: (method: string, body: unknown) => Promise<unknown>;
   /** Test-only fault injection: PUT /test/faults, and messages from listed peers dropped. */
   faults?: PeerFaults;
 }
@@ -56,19 +59,28 @@ export function createPeerStreamHandler(
       serveFaults(stream, method, faults);
       return;
     }
+    if (method === "POST" && path.startsWith(RPC_PATH_PREFIX) && opts.rpc !== undefined) {
+      const refusal = refuse(opts, headers);
+      if (refusal !== "") {
+        stream.respond({ ":status": 412, "content-type": "text/plain" });
+        stream.end(`${refusal}\n`);
+        return;
+      }
+      if (faults !== undefined && faults.dropFrom.has(String(headers[PEER_HEADERS.from] ?? ""))) {
+        faults.droppedIn++;
+        stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+        return;
+      }
+      serveRpc(stream, path.slice(RPC_PATH_PREFIX.length), opts.rpc);
+      return;
+    }
     if (method !== "POST" || path !== RAFT_STREAM_PATH) {
       stream.respond({ ":status": 404, "content-type": "text/plain" });
       stream.end("404 page not found\n");
       return;
     }
     const from = String(headers[PEER_HEADERS.from] ?? "");
-    const to = String(headers[PEER_HEADERS.to] ?? "");
-    const cluster = String(headers[PEER_HEADERS.clusterId] ?? "");
-    const ours = opts.clusterId().toString(16);
-    let refusal = "";
-    if (cluster !== ours)
-      refusal = `cluster ID mismatch: this member is in cluster ${ours}, the peer in ${cluster || "none"}`;
-    else if (to !== opts.self) refusal = `member ${to || "(none)"} is not this member (${opts.self})`;
+    const refusal = refuse(opts, headers);
     if (refusal !== "") {
       opts.logger.warn({ from, reason: refusal }, "refused a raft stream from a peer");
       stream.respond({ ":status": 412, "content-type": "text/plain" });
@@ -104,6 +116,53 @@ export function createPeerStreamHandler(
     });
     stream.on("end", () => stream.end());
   };
+}
+
+/** Why a request from a peer is refused ("" when it is from a member of this cluster, to us). */
+function refuse(opts: PeerServerOptions, headers: http2.IncomingHttpHeaders): string {
+  const to = String(headers[PEER_HEADERS.to] ?? "");
+  const cluster = String(headers[PEER_HEADERS.clusterId] ?? "");
+  const ours = opts.clusterId().toString(16);
+  if (cluster !== ours) {
+    return `cluster ID mismatch: this member is in cluster ${ours}, the peer in ${cluster || "none"}`;
+  }
+  if (to !== opts.self) return `member ${to || "(none)"} is not this member (${opts.self})`;
+  return "";
+}
+
+function serveRpc(
+  stream: http2.ServerHttp2Stream,
+  method: string,
+  rpc: (method: string, body: unknown) => Promise<unknown>,
+): void {
+  let text = "";
+  stream.setEncoding("utf8");
+  stream.on("data", (c: string) => {
+    text += c;
+    if (text.length > MAX_RPC_BYTES) stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+  });
+  stream.on("end", () => {
+    const answer = (body: unknown) => {
+      if (stream.destroyed) return;
+      stream.respond({ ":status": 200, "content-type": "application/json" });
+      stream.end(JSON.stringify(body));
+    };
+    let body: unknown;
+    try {
+      body = JSON.parse(text) as unknown;
+    } catch {
+      answer({ error: { message: "malformed request body", code: "INVALID_ARGUMENT" } });
+      return;
+    }
+    rpc(method, body).then(
+      (ok) => answer({ ok }),
+      (err: unknown) => {
+        const e = err as { message?: string; code?: unknown; grpcCode?: unknown };
+        const code = typeof e.code === "string" ? e.code : "UNKNOWN";
+        answer({ error: { message: e.message ?? String(err), code } });
+      },
+    );
+  });
 }
 
 function serveFaults(stream: http2.ServerHttp2Stream, method: string, faults: PeerFaults): void {

@@ -19,3 +19,11 @@ export interface RaftTransport {
   setPeers?(peers: ReadonlyMap<NodeId, readonly string[]>): void;
   close(): Promise<void>;
 }
+
+/** Requests to another member (a follower asking the leader); rejects with the peer's error. */
+export interface PeerCaller {
+  call(peer: NodeId, method: string, body: unknown, timeoutMs: number): Promise<unknown>;
+}
+
+/** What a member answers to PeerCaller requests (resolve = ok, throw = the error to return). */
+export type PeerRpcHandler = (method: string, body: unknown) => Promise<unknown>;

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startLocalCluster, type LocalCluster, type LocalMember } from "../../src/cli/local-cluster.js";
 import { eventually, put, rangePrefix, setFaults, sleep, status } from "./cluster-client.js";
+import { ETCDCTL_MISSING, etcdctl } from "./harness.js";
 
 const HEARTBEAT_MS = 50;
 const ELECTION_MS = 500;
@@ -169,6 +170,69 @@ test(
       assert.equal(after.raftTerm, termBefore);
       const linear = await rangePrefix(follower.clientUrl, "p/");
       assert.equal(linear.size, 20);
+    });
+  },
+);
+
+test(
+  "3 members with etcdctl: member list anywhere, lease keep-alive and time-to-live on a follower, move-leader, SIGTERM hands leadership over",
+  { timeout: 120_000, skip: ETCDCTL_MISSING },
+  async () => {
+    await withCluster(3, async (cluster) => {
+      const { members } = cluster;
+      const { ids, leader } = await eventually("a leader", () => roles(members));
+      const follower = members.find((m) => m !== leader) as LocalMember;
+      const ctl = async (m: LocalMember, ...args: string[]) => {
+        const r = await etcdctl({ endpoint: m.clientUrl }, args);
+        assert.equal(r.code, 0, `etcdctl ${args.join(" ")}: ${r.stderr}`);
+        return r.stdout.trim();
+      };
+
+      await eventually("every member published its client URL", async () => {
+        const list = await ctl(follower, "member", "list");
+        return members.every((m) => list.includes(`, ${m.name}, ${m.peerUrl}, ${m.clientUrl}, false`))
+          ? list
+          : undefined;
+      });
+      for (const m of members) assert.equal((await ctl(m, "member", "list")).split("\n").length, 3);
+
+      const granted = await ctl(follower, "lease", "grant", "60");
+      const leaseId = /lease ([0-9a-f]+) granted with TTL\(60s\)/.exec(granted)?.[1] as string;
+      assert.ok(leaseId, granted);
+      await ctl(follower, "put", "--lease", leaseId, "leased", "v");
+      assert.equal(
+        await ctl(follower, "lease", "keep-alive", "--once", leaseId),
+        `lease ${leaseId} keepalived with TTL(60)`,
+      );
+      assert.match(
+        await ctl(follower, "lease", "timetolive", "--keys", leaseId),
+        new RegExp(
+          `^lease ${leaseId} granted with TTL\\(60s\\), remaining\\((59|60)s\\), attached keys\\(\\[leased\\]\\)$`,
+        ),
+      );
+
+      const target = ids.get(follower) as string;
+      assert.equal(
+        await ctl(leader, "move-leader", target),
+        `Leadership transferred from ${ids.get(leader)} to ${target}`,
+      );
+      assert.equal((await status(leader.clientUrl)).leader, target);
+
+      // SIGTERM on the (new) leader: it hands leadership over before it stops.
+      const stoppedAt = Date.now();
+      await follower.kill("SIGTERM");
+      const others = members.filter((m) => m !== follower);
+      const next = await eventually(
+        "a leader after the SIGTERM",
+        async () => {
+          const s = await status(others[0]!.clientUrl, 500);
+          return s.leader !== "0" && s.leader !== target ? s.leader : undefined;
+        },
+        10_000,
+      );
+      const tookMs = Date.now() - stoppedAt;
+      console.log(`SIGTERM on the leader: ${next} leads ${tookMs} ms later`);
+      assert.ok(follower.output().includes("leadership handed over"), "the stopping leader handed over");
     });
   },
 );
