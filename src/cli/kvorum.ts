@@ -25,12 +25,14 @@ import { createHandlerTable } from "../api/services/index.js";
 import { createGrpcServer } from "../api/grpc/server.js";
 import { plainFromJson, plainToJson } from "../proto/codec.js";
 import { startMember, type Member, type MemberApi } from "../server/index.js";
-import { identityFromConfig, nodeIdOf } from "../server/identity.js";
+import { nodeIdOf } from "../server/identity.js";
 import { peerUrlsOf } from "../server/member.js";
+import { membersDocument, PEER_MEMBERS_PATH, planBootstrap, writeIdentityFile } from "../server/bootstrap.js";
 import {
   createPeerStreamHandler,
   FAULT_INJECTION_ENV,
   faultsFromEnv,
+  fetchPeerJson,
   listenPeerUrl,
   loadPeerTls,
   PeerRpcClient,
@@ -88,19 +90,29 @@ const noGrpc: GrpcConnectionSink = {
 };
 
 /** Starts the member and its listeners; the caller owns signals and process exit. */
-export async function runServer(config: ServerConfig, logger: ServerLogger): Promise<RunningServer> {
+export async function runServer(
+  config: ServerConfig,
+  logger: ServerLogger,
+  onRemoved?: () => void,
+): Promise<RunningServer> {
   const tlsWanted = needsTls([...config.listenClientUrls, ...config.listenMetricsUrls]);
   const tls: ListenerTlsOptions | undefined = tlsWanted
     ? loadClientTls(config, hostsOf([...config.listenClientUrls, ...config.listenMetricsUrls]))
     : undefined;
 
   const codec: JsonCodec = { plainFromJson, plainToJson };
-  const identity = identityFromConfig(config);
-  const self = nodeIdOf(identity.memberId);
   const peerTls = loadPeerTls(
     config,
     hostsOf([...config.listenPeerUrls, ...config.initialAdvertisePeerUrls]),
   );
+  const plan = await planBootstrap(
+    config,
+    (url, timeoutMs) => fetchPeerJson(url, PEER_MEMBERS_PATH, peerTls?.client, timeoutMs),
+    logger,
+  );
+  const identity = plan.identity;
+  const self = nodeIdOf(identity.memberId);
+
   // Peer messages can arrive before the member has opened its storage: they are dropped until
   // then (raft retransmits).
   const faults = faultsFromEnv(process.env);
@@ -131,8 +143,17 @@ export async function runServer(config: ServerConfig, logger: ServerLogger): Pro
     tls: peerTls?.client,
     faults,
   });
-  const member = await startMember({ config, logger, transport, peerCaller });
+  const member = await startMember({
+    config,
+    logger,
+    transport,
+    peerCaller,
+    identity,
+    initialMembers: plan.initialMembers,
+    onRemoved: () => onRemoved?.(),
+  });
   box.member = member;
+  writeIdentityFile(config.dataDir, config.name, identity);
   // The replicated member table is the authority on peers once the member has opened its state.
   transport.setPeers(member.peerUrls());
   const listeners: ClientListener[] = [];
@@ -178,6 +199,7 @@ export async function runServer(config: ServerConfig, logger: ServerLogger): Pro
       faults,
       rpc: (method, body) => member.answerPeer(method, body),
       routes: {
+        [PEER_MEMBERS_PATH]: async () => membersDocument(identity.clusterId, await member.memberList()),
         "/version": () => ({ etcdserver: ETCD_API_VERSION, etcdcluster: "3.4.0" }),
       },
     });
@@ -293,7 +315,10 @@ export async function main(argv: readonly string[], env: Record<string, string |
   );
   let server: RunningServer;
   try {
-    server = await runServer(config, logger);
+    server = await runServer(config, logger, () => {
+      logger.warn({}, "this member was removed from the cluster; exiting");
+      void server.stop().finally(() => process.exit(0));
+    });
   } catch (err) {
     logger.fatal({ err }, `failed to start: ${(err as Error).message}`);
     process.exit(1);

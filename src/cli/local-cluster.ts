@@ -45,6 +45,11 @@ export interface LocalMember {
 export interface LocalCluster {
   readonly members: LocalMember[];
   readonly endpoints: string[];
+  /**
+   * Starts a new member that joins the running cluster (--initial-cluster-state existing); add it
+   * first with MemberAdd using its peerUrl (see newMemberPorts).
+   */
+  join(name: string, ports: { client: number; peer: number }): LocalMember;
   /** Kills every member (SIGTERM, then SIGKILL after 5 s). */
   stop(): Promise<void>;
 }
@@ -90,102 +95,25 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
     }
   }
   const peerUrl = (i: number) => `http://127.0.0.1:${(ports[i] as { peer: number }).peer}`;
-  const clientUrl = (i: number) => `http://127.0.0.1:${(ports[i] as { client: number }).client}`;
   const initialCluster = names.map((n, i) => `${n}=${peerUrl(i)}`).join(",");
   const entry = kvorumEntry();
   mkdirSync(opts.baseDir, { recursive: true });
 
-  const members: LocalMember[] = names.map((name, i) => {
-    const dataDir = join(opts.baseDir, `${name}.kvorum`);
-    let child: ChildProcess | undefined;
-    let exited: Promise<void> = Promise.resolve();
-    let tail: string[] = [];
-    const args = [
-      ...entry.args,
-      "--name",
-      name,
-      "--data-dir",
-      dataDir,
-      "--listen-client-urls",
-      clientUrl(i),
-      "--advertise-client-urls",
-      clientUrl(i),
-      "--listen-peer-urls",
-      peerUrl(i),
-      "--initial-advertise-peer-urls",
-      peerUrl(i),
-      "--initial-cluster",
-      initialCluster,
-      "--initial-cluster-state",
-      "new",
-      "--initial-cluster-token",
-      opts.token ?? "kvorum-local-cluster",
-      ...(opts.extraArgs ?? []),
-    ];
-    const running = () => child !== undefined && child.exitCode === null && child.signalCode === null;
-    const member: LocalMember = {
-      name,
-      clientUrl: clientUrl(i),
-      peerUrl: peerUrl(i),
-      dataDir,
-      running,
-      start() {
-        if (running()) throw new Error(`${name} is already running`);
-        const proc = spawn(entry.cmd, args, {
-          env: { ...process.env, ...opts.env },
-          stdio: ["ignore", "pipe", "pipe"],
-        });
-        child = proc;
-        live.add(proc);
-        exited = new Promise((resolve) =>
-          proc.once("exit", () => {
-            live.delete(proc);
-            resolve();
-          }),
-        );
-        let partial = "";
-        const onData = (chunk: Buffer) => {
-          const text = partial + chunk.toString("utf8");
-          const lines = text.split("\n");
-          partial = lines.pop() ?? "";
-          for (const line of lines) {
-            tail.push(line);
-            opts.onOutput?.(name, line);
-          }
-          if (tail.length > 400) tail = tail.slice(-200);
-        };
-        proc.stdout?.on("data", onData);
-        proc.stderr?.on("data", onData);
-      },
-      async kill(signal: NodeJS.Signals = "SIGKILL") {
-        if (!running() || child === undefined) return;
-        child.kill(signal);
-        if (signal !== "SIGSTOP" && signal !== "SIGCONT") await exited;
-      },
-      async waitHealthy(timeoutMs = 30_000) {
-        const deadline = Date.now() + timeoutMs;
-        while (Date.now() < deadline) {
-          if (!running()) throw new Error(`${name} exited:\n${tail.slice(-30).join("\n")}`);
-          try {
-            const r = await fetch(`${clientUrl(i)}/health`, { signal: AbortSignal.timeout(1000) });
-            const body = (await r.json()) as { health?: string };
-            if (body.health === "true") return;
-          } catch {
-            // not up yet
-          }
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        throw new Error(`${name} not healthy within ${timeoutMs} ms:\n${tail.slice(-30).join("\n")}`);
-      },
-      output: () => tail.join("\n"),
-      waitExit: () => exited,
-    };
-    return member;
-  });
+  const members: LocalMember[] = names.map((name, i) =>
+    makeMember(opts, entry, name, ports[i] as { client: number; peer: number }, initialCluster, "new"),
+  );
   for (const m of members) m.start();
   return {
     members,
     endpoints: members.map((m) => m.clientUrl),
+    join(name, memberPorts) {
+      const peer = `http://127.0.0.1:${memberPorts.peer}`;
+      const cluster = [...members.map((m) => `${m.name}=${m.peerUrl}`), `${name}=${peer}`].join(",");
+      const m = makeMember(opts, entry, name, memberPorts, cluster, "existing");
+      members.push(m);
+      m.start();
+      return m;
+    },
     async stop() {
       await Promise.all(
         members.map(async (m) => {
@@ -198,4 +126,101 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
       );
     },
   };
+}
+
+function makeMember(
+  opts: LocalClusterOptions,
+  entry: { cmd: string; args: string[] },
+  name: string,
+  ports: { client: number; peer: number },
+  initialCluster: string,
+  state: "new" | "existing",
+): LocalMember {
+  const clientUrl = `http://127.0.0.1:${ports.client}`;
+  const peerUrl = `http://127.0.0.1:${ports.peer}`;
+  const dataDir = join(opts.baseDir, `${name}.kvorum`);
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+  let tail: string[] = [];
+  const args = [
+    ...entry.args,
+    "--name",
+    name,
+    "--data-dir",
+    dataDir,
+    "--listen-client-urls",
+    clientUrl,
+    "--advertise-client-urls",
+    clientUrl,
+    "--listen-peer-urls",
+    peerUrl,
+    "--initial-advertise-peer-urls",
+    peerUrl,
+    "--initial-cluster",
+    initialCluster,
+    "--initial-cluster-state",
+    state,
+    "--initial-cluster-token",
+    opts.token ?? "kvorum-local-cluster",
+    ...(opts.extraArgs ?? []),
+  ];
+  const running = () => child !== undefined && child.exitCode === null && child.signalCode === null;
+  const member: LocalMember = {
+    name,
+    clientUrl,
+    peerUrl,
+    dataDir,
+    running,
+    start() {
+      if (running()) throw new Error(`${name} is already running`);
+      const proc = spawn(entry.cmd, args, {
+        env: { ...process.env, ...opts.env },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      child = proc;
+      live.add(proc);
+      exited = new Promise((resolve) =>
+        proc.once("exit", () => {
+          live.delete(proc);
+          resolve();
+        }),
+      );
+      let partial = "";
+      const onData = (chunk: Buffer) => {
+        const text = partial + chunk.toString("utf8");
+        const lines = text.split("\n");
+        partial = lines.pop() ?? "";
+        for (const line of lines) {
+          tail.push(line);
+          opts.onOutput?.(name, line);
+        }
+        if (tail.length > 400) tail = tail.slice(-200);
+      };
+      proc.stdout?.on("data", onData);
+      proc.stderr?.on("data", onData);
+    },
+    async kill(signal: NodeJS.Signals = "SIGKILL") {
+      if (!running() || child === undefined) return;
+      child.kill(signal);
+      if (signal !== "SIGSTOP" && signal !== "SIGCONT") await exited;
+    },
+    async waitHealthy(timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        if (!running()) throw new Error(`${name} exited:\n${tail.slice(-30).join("\n")}`);
+        try {
+          const r = await fetch(`${clientUrl}/health`, { signal: AbortSignal.timeout(1000) });
+          const body = (await r.json()) as { health?: string };
+          if (body.health === "true") return;
+        } catch {
+          // not up yet
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`${name} not healthy within ${timeoutMs} ms:\n${tail.slice(-30).join("\n")}`);
+    },
+    output: () => tail.join("\n"),
+    waitExit: () => exited,
+  };
+  return member;
 }

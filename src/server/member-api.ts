@@ -133,4 +133,15 @@ export interface MemberApi {
   memberList(opts?: RequestOptions): Promise<MemberInfo[]>;
   /** Leadership transfer; a single member answers at once when target is itself. */
   moveLeader(targetId: bigint, opts?: RequestOptions): Promise<void>;
+  /** Membership changes (run on the leader; answered once applied on this member). */
+  memberAdd(
+    peerUrls: string[],
+    isLearner: boolean,
+    opts?: RequestOptions,
+  ): Promise<{ member: MemberInfo; members: MemberInfo[] }>;
+  memberRemove(id: bigint, opts?: RequestOptions): Promise<MemberInfo[]>;
+  memberUpdate(id: bigint, peerUrls: string[], opts?: RequestOptions): Promise<MemberInfo[]>;
+  memberPromote(id: bigint, opts?: RequestOptions): Promise<MemberInfo[]>;
+  /** A learner serves only Status and serializable Range (etcd: "rpc not supported for learner"). */
+  isLearner(): boolean;
 }

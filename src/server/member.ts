@@ -41,8 +41,10 @@ import {
 } from "../lease/index.js";
 import {
   decodeConfChange,
+  ConfChangeType,
   EntryType,
   ProposalDroppedError,
+  type ConfChange,
   RawNode,
   type ConfState,
   type Entry,
@@ -54,6 +56,15 @@ import {
 import { DurableLogStore, MemoryRaftLogStore, type RaftLogStore } from "../storage/index.js";
 import { AlarmTable } from "./alarms.js";
 import { MemberTable } from "./members.js";
+import {
+  applyToTable,
+  decodeContext,
+  planAdd,
+  planPromote,
+  planRemove,
+  planUpdate,
+  type ClusterHealth,
+} from "./membership.js";
 import { AutoCompactor } from "./auto-compactor.js";
 import { prepareDataDir } from "./data-dir.js";
 import { decodeEnvelope, encodeEnvelope, RequestKind, type InternalRequest } from "./envelope.js";
@@ -94,6 +105,12 @@ export interface MemberOptions {
   transport?: RaftTransport;
   /** Requests to other members (a follower forwarding lease keep-alives to the leader). */
   peerCaller?: PeerCaller;
+  /** Who this member is (default: derived from the config for a new cluster). */
+  identity?: MemberIdentity;
+  /** Joining an existing cluster: its members (this one included) to start from. */
+  initialMembers?: MemberInfo[];
+  /** Called once when an applied change removed this member from the cluster (it then stops). */
+  onRemoved?: () => void;
 }
 
 const silentLogger: MemberLogger = { info() {}, warn() {}, error() {}, debug() {} };
@@ -205,6 +222,11 @@ export class Member implements MemberApi {
   private readonly alarms: AlarmTable;
   private readonly members: MemberTable;
   private publishing = false;
+  /** Membership changes proposed here, waiting to be applied (by the request ID in their context). */
+  private readonly confWaiters = new Map<string, Pending<number>>();
+  private confAnswers: Array<[string, number]> = [];
+  private removedFromCluster = false;
+  private readonly onRemoved: (() => void) | undefined;
 
   // raft
   private readonly node: RawNode;
@@ -253,10 +275,11 @@ export class Member implements MemberApi {
     const config = opts.config;
     this.config = config;
     this.peerCaller = opts.peerCaller;
+    this.onRemoved = opts.onRemoved;
     this.snapshotTempDir = (opts.storage ?? "disk") === "disk" ? config.dataDir : undefined;
     this.clientUrls = [...config.advertiseClientUrls];
     this.logger = opts.logger ?? silentLogger;
-    this.identity = identityFromConfig(config);
+    this.identity = opts.identity ?? identityFromConfig(config);
     this.nodeId = nodeIdOf(this.identity.memberId);
     this.heartbeatMs = config.heartbeatIntervalMs;
     const electionTick = Math.max(2, Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs));
@@ -275,7 +298,7 @@ export class Member implements MemberApi {
     this.leaseIds = new LeaseIdGenerator(this.identity.memberId, Date.now());
     this.alarms = new AlarmTable(backend);
     this.members = new MemberTable(backend);
-    if (this.members.size === 0) this.seedMembers();
+    if (this.members.size === 0) this.seedMembers(opts.initialMembers);
     const progress = config.experimentalWatchProgressNotifyIntervalMs;
     this.hub = new WatchHub(this.store, {
       progressIntervalMs: progress > 0 ? progress : DEFAULT_PROGRESS_INTERVAL_MS,
@@ -326,13 +349,16 @@ export class Member implements MemberApi {
   /** Opens storage and starts the member (see startMember). */
   static async start(opts: MemberOptions): Promise<Member> {
     const config = opts.config;
-    const identity = identityFromConfig(config);
+    const identity = opts.identity ?? identityFromConfig(config);
     const self = nodeIdOf(identity.memberId);
-    const bootstrap: ConfState = {
-      voters: [...identity.members.values()].map(nodeIdOf),
-      learners: [],
-    };
-    if (!bootstrap.voters.includes(self)) bootstrap.voters.push(self);
+    const bootstrap: ConfState =
+      opts.initialMembers !== undefined
+        ? {
+            voters: opts.initialMembers.filter((m) => !m.isLearner).map((m) => nodeIdOf(m.id)),
+            learners: opts.initialMembers.filter((m) => m.isLearner).map((m) => nodeIdOf(m.id)),
+          }
+        : { voters: [...identity.members.values()].map(nodeIdOf), learners: [] };
+    if (!bootstrap.voters.includes(self) && !bootstrap.learners.includes(self)) bootstrap.voters.push(self);
     let backend: Backend | undefined;
     let logStore: RaftLogStore | undefined;
     let release = () => {};
@@ -361,6 +387,9 @@ export class Member implements MemberApi {
   }
 
   private begin(): void {
+    if (this.members.get(this.identity.memberId) === undefined) {
+      throw new Error("the member has been permanently removed from the cluster");
+    }
     const cs = this.confState;
     // Alone in the configuration: no one else can elect us, so campaign now.
     if (cs.voters.length === 1 && cs.voters[0] === this.nodeId && cs.learners.length === 0) {
@@ -389,7 +418,11 @@ export class Member implements MemberApi {
   }
 
   /** A new cluster's member table is --initial-cluster (identical on every member of it). */
-  private seedMembers(): void {
+  private seedMembers(initial: MemberInfo[] | undefined): void {
+    if (initial !== undefined) {
+      for (const m of initial) this.members.set(m);
+      return;
+    }
     for (const [name, id] of this.identity.members) {
       this.members.set({
         id,
@@ -576,9 +609,47 @@ export class Member implements MemberApi {
     }
   }
 
+  private async answerMembership(method: string, body: unknown): Promise<unknown> {
+    const b = body as { id?: unknown; peerUrls?: unknown; isLearner?: unknown };
+    const id = (): bigint => {
+      if (typeof b.id !== "string" || !/^[0-9a-f]{1,16}$/.test(b.id)) throw ServerErrors.memberNotFound();
+      return memberIdOf(b.id);
+    };
+    const urls = (): string[] =>
+      Array.isArray(b.peerUrls) ? b.peerUrls.filter((u): u is string => typeof u === "string") : [];
+    switch (method) {
+      case "member-add": {
+        let added = "";
+        const index = await this.changeMembership((health, requestId) => {
+          const cc = planAdd(this.members, urls(), b.isLearner === true, health, requestId);
+          added = cc.nodeId;
+          return cc;
+        });
+        return { index, id: added };
+      }
+      case "member-remove":
+        return { index: await this.changeMembership((h, r) => planRemove(this.members, id(), h, r)) };
+      case "member-update":
+        return { index: await this.changeMembership((_h, r) => planUpdate(this.members, id(), urls(), r)) };
+      case "member-promote": {
+        const status = this.node.status();
+        const target = id();
+        const learnerMatch = status.progress?.get(nodeIdOf(target))?.match ?? 0;
+        return {
+          index: await this.changeMembership((_h, r) =>
+            planPromote(this.members, target, learnerMatch, status.lastIndex, r),
+          ),
+        };
+      }
+      default:
+        throw new EtcdError(`unknown peer request ${method}`, "INVALID_ARGUMENT");
+    }
+  }
+
   /** Answers another member's request (see askLeader). */
   async answerPeer(method: string, body: unknown): Promise<unknown> {
     this.checkRunning();
+    if (method.startsWith("member-")) return this.answerMembership(method, body);
     const b = body as { id?: unknown; keys?: unknown };
     if (typeof b.id !== "string" || !/^-?\d+$/.test(b.id))
       throw new EtcdError("bad lease id", "INVALID_ARGUMENT");
@@ -697,6 +768,102 @@ export class Member implements MemberApi {
     }
   }
 
+  // ---- MemberApi: membership ----------------------------------------------------------------
+
+  async memberAdd(
+    peerUrls: string[],
+    isLearner: boolean,
+    opts?: RequestOptions,
+  ): Promise<{ member: MemberInfo; members: MemberInfo[] }> {
+    const r = (await this.onLeader("member-add", { peerUrls, isLearner }, opts)) as {
+      index: number;
+      id: string;
+    };
+    await this.waitApplied(r.index, opts);
+    const member = this.members.get(memberIdOf(r.id));
+    if (member === undefined) throw ServerErrors.memberNotFound();
+    return { member, members: this.members.list() };
+  }
+
+  async memberRemove(id: bigint, opts?: RequestOptions): Promise<MemberInfo[]> {
+    const r = (await this.onLeader("member-remove", { id: nodeIdOf(id) }, opts)) as { index: number };
+    await this.waitApplied(r.index, opts);
+    return this.members.list();
+  }
+
+  async memberUpdate(id: bigint, peerUrls: string[], opts?: RequestOptions): Promise<MemberInfo[]> {
+    const r = (await this.onLeader("member-update", { id: nodeIdOf(id), peerUrls }, opts)) as {
+      index: number;
+    };
+    await this.waitApplied(r.index, opts);
+    return this.members.list();
+  }
+
+  async memberPromote(id: bigint, opts?: RequestOptions): Promise<MemberInfo[]> {
+    const r = (await this.onLeader("member-promote", { id: nodeIdOf(id) }, opts)) as { index: number };
+    await this.waitApplied(r.index, opts);
+    return this.members.list();
+  }
+
+  /** Whether this member is a learner (it then serves only Status and serializable reads). */
+  isLearner(): boolean {
+    return this.members.get(this.identity.memberId)?.isLearner === true;
+  }
+
+  /** Runs a membership request on the leader (here, or asked of it), answering {index, ...}. */
+  private async onLeader(method: string, body: unknown, opts?: RequestOptions): Promise<unknown> {
+    this.checkRunning(opts);
+    if (this.isLeader) return this.answerPeer(method, body);
+    return this.askLeader(method, body, opts);
+  }
+
+  /** On the leader: checks, proposes and waits for one membership change; answers its index. */
+  private async changeMembership(
+    plan: (health: ClusterHealth, requestId: string) => ConfChange,
+    opts?: RequestOptions,
+  ): Promise<number> {
+    if (!this.isLeader) throw ServerErrors.notLeader();
+    const status = this.node.status();
+    const active = new Set<string>([this.nodeId]);
+    for (const [id, p] of status.progress ?? []) if (p.recentActive) active.add(id);
+    const requestId = `${this.nodeId}-${this.epoch}-${++this.seq}`;
+    const cc = plan({ voters: [...this.confState.voters], active }, requestId);
+    const applied = new Promise<number>((resolve, reject) => {
+      this.confWaiters.set(
+        requestId,
+        new Pending<number>(resolve, reject, this.requestTimeoutMs, opts?.signal, () =>
+          this.confWaiters.delete(requestId),
+        ),
+      );
+    });
+    // Raft takes one membership change at a time: retry while an earlier one is still pending.
+    const tryPropose = (): boolean => {
+      try {
+        this.node.proposeConfChange(cc);
+        this.scheduleLoop();
+        return true;
+      } catch (err) {
+        if (err instanceof ProposalDroppedError) return false;
+        throw err;
+      }
+    };
+    if (!tryPropose()) {
+      const retry = setInterval(() => {
+        if (!this.confWaiters.has(requestId) || tryPropose()) clearInterval(retry);
+      }, this.heartbeatMs);
+      void applied.finally(() => clearInterval(retry)).catch(() => {});
+    }
+    return applied;
+  }
+
+  private waitApplied(index: number, opts?: RequestOptions): Promise<void> {
+    if (this.appliedIndex >= index) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const w = new Pending<void>(resolve, reject, this.requestTimeoutMs, opts?.signal);
+      this.applyWaiters.push({ index, waiters: [w] });
+    });
+  }
+
   // ---- lifecycle -----------------------------------------------------------------------------
 
   /** Stops the member: pending callers get "server stopped"; storage is closed. Idempotent. */
@@ -762,6 +929,8 @@ export class Member implements MemberApi {
     this.readsInFlight.clear();
     for (const a of this.applyWaiters) for (const w of a.waiters) w.reject(err);
     this.applyWaiters = [];
+    for (const w of [...this.confWaiters.values()]) w.reject(err);
+    this.confWaiters.clear();
   }
 
   /** A fatal error (storage failed, apply threw something that is not an etcd error). */
@@ -1049,13 +1218,34 @@ export class Member implements MemberApi {
     }
     this.notifyApplied();
     if (compacted) void this.runCompaction();
+    if (this.confAnswers.length > 0) this.afterMembershipChange();
+  }
+
+  /** After applied membership changes: reach the new peers, answer the proposers, leave if removed. */
+  private afterMembershipChange(): void {
+    const answers = this.confAnswers;
+    this.confAnswers = [];
+    this.transport.setPeers?.(this.peerUrls());
+    for (const [requestId, index] of answers) this.confWaiters.get(requestId)?.resolve(index);
+    if (this.removedFromCluster && !this.stopping) {
+      this.logger.warn(
+        { memberId: this.nodeId },
+        "the member has been permanently removed from the cluster; stopping",
+      );
+      void this.stop().then(() => this.onRemoved?.());
+    }
   }
 
   /** Applies one entry inside the Ready's write transaction. */
   private applyEntry(e: Entry): { seq: number; outcome: Outcome; compact: boolean } | undefined {
     if (e.type === EntryType.ConfChange) {
-      this.confState = this.node.applyConfChange(decodeConfChange(e.data));
+      const cc = decodeConfChange(e.data);
+      this.confState = this.node.applyConfChange(cc);
+      applyToTable(this.members, cc);
       this.store.setAppliedIndex(e.index);
+      const ctx = decodeContext(cc.context);
+      if (ctx !== undefined) this.confAnswers.push([ctx.requestId, e.index]);
+      if (cc.type === ConfChangeType.RemoveNode && cc.nodeId === this.nodeId) this.removedFromCluster = true;
       return undefined;
     }
     if (e.data.length === 0) {

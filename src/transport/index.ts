@@ -13,4 +13,10 @@ export { encodeMessages, decodeMessages } from "./message-codec.js";
 export { FrameReader, FrameTooLargeError, frame } from "./frames.js";
 export { loadPeerTls, type PeerTls, type PeerTlsConfig } from "./tls.js";
 export { PeerFaults, faultsFromEnv, FAULTS_PATH, FAULT_INJECTION_ENV } from "./faults.js";
-export { PeerRpcClient, PeerRpcError, PeerUnreachableError, RPC_PATH_PREFIX } from "./peer-rpc.js";
+export {
+  PeerRpcClient,
+  PeerRpcError,
+  PeerUnreachableError,
+  RPC_PATH_PREFIX,
+  fetchPeerJson,
+} from "./peer-rpc.js";

@@ -144,3 +144,69 @@ export class PeerRpcClient implements PeerCaller {
     return session;
   }
 }
+
+/** GET a JSON document from a peer URL (used before a member has an identity: no cluster check). */
+export async function fetchPeerJson(
+  url: string,
+  path: string,
+  peerTls: PeerClientTls | undefined,
+  timeoutMs: number,
+): Promise<unknown> {
+  const session = http2.connect(url, {
+    createConnection: () => {
+      const u = new URL(url);
+      const host = u.hostname.replace(/^\[(.*)\]$/, "$1");
+      const connectHost = host === "localhost" ? "127.0.0.1" : host;
+      if (u.protocol === "https:") {
+        return tls.connect({
+          host: connectHost,
+          port: Number(u.port || 443),
+          servername: net.isIP(host) === 0 ? host : undefined,
+          ALPNProtocols: ["h2"],
+          ca: peerTls?.ca,
+          cert: peerTls?.cert,
+          key: peerTls?.key,
+          rejectUnauthorized: peerTls?.rejectUnauthorized ?? true,
+        });
+      }
+      return net.connect({ host: connectHost, port: Number(u.port || 80), noDelay: true });
+    },
+  });
+  try {
+    return await new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new PeerUnreachableError(`${url}${path}: no answer within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      session.on("error", (err: Error) => {
+        clearTimeout(timer);
+        reject(new PeerUnreachableError(`${url}${path}: ${err.message}`));
+      });
+      const stream = session.request({ ":method": "GET", ":path": path });
+      let status = 0;
+      let text = "";
+      stream.setEncoding("utf8");
+      stream.on("response", (h) => (status = Number(h[":status"])));
+      stream.on("data", (c: string) => (text += c));
+      stream.on("error", (err: Error) => {
+        clearTimeout(timer);
+        reject(new PeerUnreachableError(`${url}${path}: ${err.message}`));
+      });
+      stream.on("end", () => {
+        clearTimeout(timer);
+        if (status !== 200) {
+          reject(new PeerUnreachableError(`${url}${path}: status ${status} ${text.slice(0, 200)}`));
+          return;
+        }
+        try {
+          resolve(JSON.parse(text) as unknown);
+        } catch {
+          reject(new PeerUnreachableError(`${url}${path}: not JSON`));
+        }
+      });
+      stream.end();
+    });
+  } finally {
+    session.destroy();
+  }
+}

@@ -48,10 +48,22 @@ export function createPeerStreamHandler(
     stream.on("error", () => {});
     const path = String(headers[":path"] ?? "");
     const method = String(headers[":method"] ?? "");
-    if (method === "GET" && opts.routes?.[path] !== undefined) {
-      const body = JSON.stringify(opts.routes[path]());
-      stream.respond({ ":status": 200, "content-type": "application/json" });
-      stream.end(body);
+    const route = method === "GET" ? opts.routes?.[path] : undefined;
+    if (route !== undefined) {
+      Promise.resolve()
+        .then(route)
+        .then(
+          (body) => {
+            if (stream.destroyed) return;
+            stream.respond({ ":status": 200, "content-type": "application/json" });
+            stream.end(JSON.stringify(body));
+          },
+          (err: unknown) => {
+            if (stream.destroyed) return;
+            stream.respond({ ":status": 503, "content-type": "application/json" });
+            stream.end(JSON.stringify({ error: (err as Error).message }));
+          },
+        );
       return;
     }
     const faults = opts.faults;

@@ -9,7 +9,12 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startLocalCluster, type LocalCluster, type LocalMember } from "../../src/cli/local-cluster.js";
+import {
+  freeLoopbackPort,
+  startLocalCluster,
+  type LocalCluster,
+  type LocalMember,
+} from "../../src/cli/local-cluster.js";
 import { eventually, put, rangePrefix, setFaults, sleep, status } from "./cluster-client.js";
 import { ETCDCTL_MISSING, etcdctl } from "./harness.js";
 
@@ -233,6 +238,72 @@ test(
       const tookMs = Date.now() - stoppedAt;
       console.log(`SIGTERM on the leader: ${next} leads ${tookMs} ms later`);
       assert.ok(follower.output().includes("leadership handed over"), "the stopping leader handed over");
+    });
+  },
+);
+
+test(
+  "etcdctl member add --learner, join with --initial-cluster-state existing, promote, update, remove; a removed member cannot come back",
+  { timeout: 120_000, skip: ETCDCTL_MISSING },
+  async () => {
+    await withCluster(3, async (cluster) => {
+      const { members } = cluster;
+      const endpoints = members.map((m) => m.clientUrl).join(",");
+      const ctl = async (...args: string[]) => {
+        const r = await etcdctl({ endpoint: endpoints }, args);
+        return { out: r.stdout.trim(), err: r.stderr.trim(), code: r.code };
+      };
+      await put(members[0]!.clientUrl, "before-join", "1");
+      const ports = { client: await freeLoopbackPort(), peer: await freeLoopbackPort() };
+      const peer = `http://127.0.0.1:${ports.peer}`;
+      const added = await ctl("member", "add", "joiner", "--learner", `--peer-urls=${peer}`);
+      assert.equal(added.code, 0, added.err);
+      const id = /Member ([0-9a-f]+) added to cluster/.exec(added.out)?.[1] as string;
+      assert.ok(id, added.out);
+      assert.match(added.out, /ETCD_INITIAL_CLUSTER_STATE="existing"/);
+      // A second learner is refused while the first is one.
+      const second = await ctl("member", "add", "other", "--learner", "--peer-urls=http://127.0.0.1:1");
+      assert.match(second.err, /etcdserver: too many learner members in cluster/);
+
+      const joiner = cluster.join("joiner", ports);
+      await joiner.waitHealthy();
+      const learnerRead = await rangePrefix(joiner.clientUrl, "before-join", { serializable: true });
+      assert.equal(learnerRead.get("before-join"), "1", "the learner caught up");
+      await assert.rejects(
+        rangePrefix(joiner.clientUrl, "before-join", { timeoutMs: 3000 }),
+        /not supported for learner/,
+      );
+      const listed = await ctl("member", "list");
+      assert.match(
+        listed.out,
+        new RegExp(`^${id}, started, joiner, ${peer}, ${joiner.clientUrl}, true$`, "m"),
+      );
+
+      const promoted = await ctl("member", "promote", id);
+      assert.equal(
+        promoted.out,
+        `Member ${id} promoted in cluster ${/cluster ([0-9a-f]+)/.exec(added.out)?.[1]}`,
+      );
+      assert.match((await ctl("member", "promote", id)).err, /can only promote a learner member/);
+      await put(joiner.clientUrl, "via-joiner", "2");
+      assert.equal((await rangePrefix(joiner.clientUrl, "via-joiner")).get("via-joiner"), "2");
+
+      const updated = await ctl("member", "update", id, `--peer-urls=${peer},http://localhost:${ports.peer}`);
+      assert.equal(updated.code, 0, updated.err);
+      assert.match(
+        (await ctl("member", "update", id, `--peer-urls=${members[0]!.peerUrl}`)).err,
+        /Peer URLs already exists/,
+      );
+      assert.match((await ctl("member", "remove", "abcdef")).err, /etcdserver: member not found/);
+
+      const removed = await ctl("member", "remove", id);
+      assert.equal(removed.code, 0, removed.err);
+      await eventually("the removed member exits", async () => (joiner.running() ? undefined : true));
+      assert.match(joiner.output(), /permanently removed from the cluster/);
+      assert.equal((await ctl("member", "list")).out.split("\n").length, 3);
+      joiner.start();
+      await joiner.waitExit();
+      assert.match(joiner.output(), /the member has been permanently removed from the cluster/);
     });
   },
 );

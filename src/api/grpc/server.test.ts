@@ -235,11 +235,35 @@ describe("gRPC binding: etcd's answers to bad input", { timeout: 60_000 }, () =>
     }
   });
 
-  test("unimplemented membership changes say so", async () => {
+  test("membership changes refused with etcd's errors", async () => {
     await rejects(
-      call("Cluster", "MemberAdd", { peerURLs: ["http://127.0.0.1:1"] }),
-      grpc.status.UNIMPLEMENTED,
-      /not supported yet/,
+      call("Cluster", "MemberAdd", { peerURLs: ["ftp://127.0.0.1:1"] }),
+      grpc.status.INVALID_ARGUMENT,
+      /^etcdserver: given member URLs are invalid$/,
+    );
+    await rejects(
+      call("Cluster", "MemberRemove", { ID: "4660" }),
+      grpc.status.NOT_FOUND,
+      /^etcdserver: member not found$/,
+    );
+    await rejects(
+      call("Cluster", "MemberPromote", { ID: "4660" }),
+      grpc.status.NOT_FOUND,
+      /^etcdserver: member not found$/,
+    );
+    const list = (await call("Cluster", "MemberList", {})) as {
+      members: Array<{ ID: string; peerURLs: string[] }>;
+    };
+    const self = list.members[0]!;
+    await rejects(
+      call("Cluster", "MemberPromote", { ID: self.ID }),
+      grpc.status.FAILED_PRECONDITION,
+      /^etcdserver: can only promote a learner member$/,
+    );
+    await rejects(
+      call("Cluster", "MemberAdd", { peerURLs: self.peerURLs }),
+      grpc.status.FAILED_PRECONDITION,
+      /^etcdserver: Peer URLs already exists$/,
     );
   });
 });

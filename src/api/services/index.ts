@@ -8,6 +8,7 @@ import { clusterHandlers } from "./cluster.js";
 import { electionHandlers } from "./election.js";
 import { healthHandlers } from "./health.js";
 import { kvHandlers } from "./kv.js";
+import { guardLearner } from "./learner-guard.js";
 import { leaseHandlers } from "./lease.js";
 import { lockHandlers } from "./lock.js";
 import { maintenanceHandlers } from "./maintenance.js";
@@ -30,5 +31,5 @@ export function createHandlerTable(member: MemberApi, opts: ApiOptions): Handler
   ]) {
     for (const [path, handler] of part) table.set(path, handler);
   }
-  return table;
+  return guardLearner(table, member);
 }

@@ -118,6 +118,13 @@ export class TestMember implements MemberApi {
   snapshot = unsupported("snapshot");
   memberList = unsupported("memberList");
   moveLeader = unsupported("moveLeader");
+  memberAdd = unsupported("memberAdd");
+  memberRemove = unsupported("memberRemove");
+  memberUpdate = unsupported("memberUpdate");
+  memberPromote = unsupported("memberPromote");
+  isLearner(): boolean {
+    return false;
+  }
 
   async close(): Promise<void> {
     this.hub.close();
