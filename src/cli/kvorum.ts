@@ -126,6 +126,11 @@ export async function runServer(
   const sink: PeerSink = {
     receive: (m) => box.member?.receive(m),
     unreachable: (node) => box.member?.unreachable(node),
+    snapshotStatus: (node, ok) => box.member?.snapshotStatus(node, ok),
+    receiveSnapshot: (m, data) =>
+      box.member !== undefined
+        ? box.member.receiveSnapshot(m, data)
+        : Promise.reject(new Error("not started yet")),
   };
   const transport = new PeerTransport({
     self,

@@ -290,6 +290,14 @@ export const FLAGS: readonly FlagSpec[] = [
     "skip SAN checks on peer client certificates",
   ),
   flag(
+    "experimental-snapshot-catchup-entries",
+    "uint",
+    "5000",
+    "experimental",
+    S,
+    "entries kept behind a snapshot for slow followers (from etcd 3.5)",
+  ),
+  flag(
     "experimental-watch-progress-notify-interval",
     "duration",
     "10m",

@@ -64,6 +64,8 @@ export interface ServerConfig {
   peerClientCertAuth: boolean;
   peerAutoTls: boolean;
   experimentalWatchProgressNotifyIntervalMs: number;
+  /** Raft log entries kept behind a snapshot for followers that are a little behind. */
+  experimentalSnapshotCatchupEntries: number;
   /** The --config-file used, or "" when flags and env vars were read. */
   configFile: string;
   version: boolean;
@@ -333,6 +335,7 @@ function buildConfig(values: ValueReader, configFile: string): ServerConfig {
     peerTrustedCaFile: values.string("peer-trusted-ca-file"),
     peerClientCertAuth: values.bool("peer-client-cert-auth"),
     peerAutoTls: values.bool("peer-auto-tls"),
+    experimentalSnapshotCatchupEntries: values.uint("experimental-snapshot-catchup-entries"),
     experimentalWatchProgressNotifyIntervalMs: values.durationMs(
       "experimental-watch-progress-notify-interval",
     ),

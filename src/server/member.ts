@@ -26,6 +26,7 @@ import {
   DEFAULT_PROGRESS_INTERVAL_MS,
   WatchHub,
   type WatchSink,
+  type WatchSource,
   type WatchStream,
 } from "../mvcc/watch/index.js";
 import {
@@ -43,7 +44,9 @@ import {
   decodeConfChange,
   ConfChangeType,
   EntryType,
+  MessageType,
   ProposalDroppedError,
+  type SnapshotMetadata,
   type ConfChange,
   RawNode,
   type ConfState,
@@ -66,10 +69,19 @@ import {
   type ClusterHealth,
 } from "./membership.js";
 import { AutoCompactor } from "./auto-compactor.js";
-import { prepareDataDir } from "./data-dir.js";
+import { dataDirLayout, prepareDataDir } from "./data-dir.js";
 import { decodeEnvelope, encodeEnvelope, RequestKind, type InternalRequest } from "./envelope.js";
 import { ServerErrors } from "./errors.js";
-import { snapshotBackend } from "./maintenance/backend-snapshot.js";
+import { decodeMemorySnapshot, snapshotBackend } from "./maintenance/backend-snapshot.js";
+import {
+  recoverBackendSwap,
+  recoverLogSnapshot,
+  removeInstallMarker,
+  storeSnapshotData,
+  swapInBackendFile,
+  writeInstallMarker,
+  type ReceivedSnapshot,
+} from "./snapshot-install.js";
 import { identityFromConfig, memberIdOf, nodeIdOf, type MemberIdentity } from "./identity.js";
 import {
   AlarmAction,
@@ -215,12 +227,12 @@ export class Member implements MemberApi {
   private seq = 0;
 
   // state machine
-  private readonly store: MvccStore;
+  private store: MvccStore;
   private readonly lessor: Lessor;
   private readonly leaseIds: LeaseIdGenerator;
   private readonly hub: WatchHub;
-  private readonly alarms: AlarmTable;
-  private readonly members: MemberTable;
+  private alarms: AlarmTable;
+  private members: MemberTable;
   private publishing = false;
   /** Membership changes proposed here, waiting to be applied (by the request ID in their context). */
   private readonly confWaiters = new Map<string, Pending<number>>();
@@ -264,10 +276,11 @@ export class Member implements MemberApi {
   /** Where backend snapshot copies are made: the data dir's file system (undefined: os.tmpdir()). */
   private readonly snapshotTempDir: string | undefined;
   private readonly peerCaller: PeerCaller | undefined;
+  private incomingSnapshot: ReceivedSnapshot | undefined;
 
   private constructor(
     opts: MemberOptions,
-    private readonly backend: Backend,
+    private backend: Backend,
     private readonly logStore: RaftLogStore,
     private readonly transport: RaftTransport,
     private readonly releaseDataDir: () => void,
@@ -300,7 +313,15 @@ export class Member implements MemberApi {
     this.members = new MemberTable(backend);
     if (this.members.size === 0) this.seedMembers(opts.initialMembers);
     const progress = config.experimentalWatchProgressNotifyIntervalMs;
-    this.hub = new WatchHub(this.store, {
+    // The hub reads through this view, so a snapshot install can swap the store underneath it.
+    const source: WatchSource = {
+      currentRevision: () => this.store.currentRevision(),
+      compactRevision: () => this.store.compactRevision(),
+      subscribe: (listener) => this.store.subscribe(listener),
+      readEvents: (from, to, max) => this.store.readEvents(from, to, max),
+      valueBefore: (key, revision) => this.store.valueBefore(key, revision),
+    };
+    this.hub = new WatchHub(source, {
       progressIntervalMs: progress > 0 ? progress : DEFAULT_PROGRESS_INTERVAL_MS,
       maxResponseBytes: config.maxRequestBytes,
     });
@@ -366,13 +387,19 @@ export class Member implements MemberApi {
       if ((opts.storage ?? "disk") === "disk") {
         const dir = prepareDataDir(config.dataDir);
         release = dir.release;
+        // A snapshot install a crash interrupted is finished first (snapshot-install.ts).
+        const marker = await recoverBackendSwap(config.dataDir);
         logStore = await DurableLogStore.open(config.dataDir, {
           bootstrap,
+          catchUpEntries: config.experimentalSnapshotCatchupEntries,
           logger: { warn: (m: string) => opts.logger?.warn({}, m) },
         });
+        await recoverLogSnapshot(config.dataDir, marker, logStore);
         backend = openLmdbBackend(dir.layout.db);
       } else {
-        logStore = new MemoryRaftLogStore(bootstrap);
+        logStore = new MemoryRaftLogStore(bootstrap, {
+          catchUpEntries: config.experimentalSnapshotCatchupEntries,
+        });
         backend = new MemoryBackend();
       }
       const member = new Member(opts, backend, logStore, opts.transport ?? new NoPeerTransport(), release);
@@ -1166,6 +1193,8 @@ export class Member implements MemberApi {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
+    // A leader's snapshot replaces the backend before the raft log records it (see snapshot-install.ts).
+    if (rd.snapshot !== undefined) await this.installSnapshot(rd.snapshot.metadata);
     const save = this.logStore.save(
       { hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot },
       rd.mustSync,
@@ -1179,21 +1208,107 @@ export class Member implements MemberApi {
       this.backgroundSave = Promise.all([prev, save]).then(() => undefined);
       this.backgroundSave.catch((err: unknown) => this.fail(err));
     }
-    if (rd.messages.length > 0) this.transport.send(rd.messages);
+    if (rd.messages.length > 0) this.sendMessages(rd.messages);
+    if (rd.snapshot !== undefined && this.snapshotTempDir !== undefined)
+      removeInstallMarker(this.config.dataDir);
     if (rd.hardState !== undefined) {
       this.term = rd.hardState.term;
       this.committedIndex = rd.hardState.commit;
     }
     if (rd.softState !== undefined) this.onSoftState(rd.softState);
-    if (rd.snapshot !== undefined) {
-      // Receiving a leader's snapshot means replacing the backend: comes with issue 6.
-      throw new Error(`snapshot install at index ${rd.snapshot.metadata.index} is not supported yet`);
-    }
     if (rd.committedEntries.length > 0) this.applyEntries(rd.committedEntries);
     if (rd.readStates.length > 0) this.onReadStates(rd.readStates);
     this.node.advance(rd);
     this.retryQueuedProposals();
     this.maybeSnapshot();
+  }
+
+  /** Snapshot messages go with the backend's data on a connection of their own. */
+  private sendMessages(messages: Message[]): void {
+    const sendSnapshot = this.transport.sendSnapshot?.bind(this.transport);
+    if (sendSnapshot === undefined || !messages.some((m) => m.type === MessageType.Snap)) {
+      this.transport.send(messages);
+      return;
+    }
+    const rest: Message[] = [];
+    for (const m of messages) {
+      if (m.type !== MessageType.Snap) {
+        rest.push(m);
+        continue;
+      }
+      this.logger.info(
+        { peer: m.to, index: m.snapshot?.metadata.index, applied: this.appliedIndex },
+        "a follower is too far behind for log entries; sending it a snapshot of the backend",
+      );
+      // The copy is taken now, so it holds at least everything up to the snapshot's index;
+      // the receiver skips the entries its backend already has.
+      sendSnapshot(m, () => snapshotBackend(this.backend, { tempDir: this.snapshotTempDir }));
+    }
+    if (rest.length > 0) this.transport.send(rest);
+  }
+
+  /** For a peer transport: a leader's snapshot message and its data. */
+  async receiveSnapshot(m: Message, data: AsyncIterable<Uint8Array>): Promise<void> {
+    if (this.stopping) throw ServerErrors.stopped();
+    const index = m.snapshot?.metadata.index ?? 0;
+    const received = await storeSnapshotData(
+      index,
+      data,
+      this.snapshotTempDir !== undefined ? this.config.dataDir : undefined,
+    );
+    if (this.stopping) throw ServerErrors.stopped();
+    this.incomingSnapshot = received;
+    this.logger.info({ from: m.from, index, bytes: received.size }, "received a snapshot from the leader");
+    this.receive(m);
+  }
+
+  /** For a peer transport: how sending a snapshot to a peer ended. */
+  snapshotStatus(node: string, ok: boolean): void {
+    if (this.stopping || !this.isLeader) return;
+    this.node.reportSnapshot(node, ok);
+    this.scheduleLoop();
+  }
+
+  /** Replaces the backend with the received snapshot's data and reloads everything kept on it. */
+  private async installSnapshot(metadata: SnapshotMetadata): Promise<void> {
+    const incoming = this.incomingSnapshot;
+    if (incoming === undefined || incoming.index !== metadata.index) {
+      throw new Error(`raft handed out snapshot ${metadata.index} but its data was not received`);
+    }
+    this.incomingSnapshot = undefined;
+    const started = performance.now();
+    await this.backgroundSave;
+    while (this.compaction) await this.compaction.catch(() => {});
+    while (this.snapshotting) await new Promise((r) => setTimeout(r, 5));
+    let backend: Backend;
+    if (incoming.file !== undefined) {
+      await writeInstallMarker(this.config.dataDir, metadata);
+      await this.backend.close();
+      await swapInBackendFile(this.config.dataDir);
+      backend = openLmdbBackend(dataDirLayout(this.config.dataDir).db);
+    } else {
+      backend = decodeMemorySnapshot(incoming.bytes ?? new Uint8Array(0));
+      await this.backend.close();
+    }
+    this.backend = backend;
+    this.store = MvccStore.open(backend, { leases: this.lessor, maxTxnOps: Number.MAX_SAFE_INTEGER });
+    this.lessor.restore(new BackendLeaseStore(backend), this.store.leasedKeys());
+    this.alarms = new AlarmTable(backend);
+    this.members = new MemberTable(backend);
+    this.hub.resync();
+    this.confState = metadata.confState;
+    this.appliedIndex = metadata.index;
+    this.snapshotIndex = metadata.index;
+    this.transport.setPeers?.(this.peerUrls());
+    this.logger.info(
+      {
+        index: metadata.index,
+        revision: this.store.currentRevision(),
+        backendApplied: this.store.appliedIndex(),
+        ms: Math.round(performance.now() - started),
+      },
+      "installed the leader's snapshot",
+    );
   }
 
   // ---- applying ------------------------------------------------------------------------------

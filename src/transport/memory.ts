@@ -3,7 +3,7 @@
 // transport: best-effort, in order per link, asynchronous (next turn), never throws.
 import type { Message, NodeId } from "../raft/index.js";
 import { PeerRpcError, PeerUnreachableError } from "./peer-rpc.js";
-import type { PeerCaller, PeerRpcHandler, PeerSink, RaftTransport } from "./types.js";
+import type { PeerCaller, PeerRpcHandler, PeerSink, RaftTransport, SnapshotData } from "./types.js";
 
 export class NoPeerTransport implements RaftTransport {
   dropped = 0;
@@ -31,6 +31,29 @@ export class InMemoryTransportHub {
           }
           setImmediate(() => to.receive(m));
         }
+      },
+      sendSnapshot: (m: Message, open: () => Promise<SnapshotData>) => {
+        const report = (ok: boolean) => this.sinks.get(id)?.snapshotStatus?.(m.to, ok);
+        const to = this.sinks.get(m.to);
+        if (to?.receiveSnapshot === undefined || this.cut.has(`${id}>${m.to}`)) {
+          setImmediate(() => report(false));
+          return;
+        }
+        const receiver = to.receiveSnapshot.bind(to);
+        void (async () => {
+          const data = await open();
+          const chunks: Uint8Array[] = [];
+          for await (const c of data.chunks) chunks.push(c);
+          await receiver(
+            m,
+            (async function* () {
+              yield* chunks;
+            })(),
+          );
+        })().then(
+          () => report(true),
+          () => report(false),
+        );
       },
       close: async () => {
         this.sinks.delete(id);

@@ -4,6 +4,7 @@
 // that are joining. Frames above the size limit or that do not decode close the stream.
 import http2 from "node:http2";
 import type net from "node:net";
+import { PassThrough } from "node:stream";
 import type { Message, NodeId } from "../raft/index.js";
 import { decodeMessages } from "./message-codec.js";
 import { FAULTS_PATH, type PeerFaults } from "./faults.js";
@@ -12,6 +13,7 @@ import { MAX_RPC_BYTES, RPC_PATH_PREFIX } from "./peer-rpc.js";
 import {
   DEFAULT_MAX_FRAME_BYTES,
   PEER_HEADERS,
+  RAFT_SNAPSHOT_PATH,
   RAFT_STREAM_PATH,
   type PeerServerTls,
   type TransportLogger,
@@ -84,6 +86,22 @@ export function createPeerStreamHandler(
         return;
       }
       serveRpc(stream, path.slice(RPC_PATH_PREFIX.length), opts.rpc);
+      return;
+    }
+    if (method === "POST" && path === RAFT_SNAPSHOT_PATH) {
+      const refusal = refuse(opts, headers);
+      const from = String(headers[PEER_HEADERS.from] ?? "");
+      if (refusal !== "" || opts.sink.receiveSnapshot === undefined) {
+        stream.respond({ ":status": 412, "content-type": "text/plain" });
+        stream.end(`${refusal || "this member does not take snapshots"}\n`);
+        return;
+      }
+      if (faults !== undefined && faults.dropFrom.has(from)) {
+        faults.droppedIn++;
+        stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+        return;
+      }
+      serveSnapshot(stream, from, opts, maxFrame);
       return;
     }
     if (method !== "POST" || path !== RAFT_STREAM_PATH) {
@@ -175,6 +193,75 @@ function serveRpc(
       },
     );
   });
+}
+
+/** Receives POST /raft/snapshot: the message frame first, then the data, handed to the sink. */
+function serveSnapshot(
+  stream: http2.ServerHttp2Stream,
+  from: string,
+  opts: PeerServerOptions,
+  maxFrame: number,
+): void {
+  const receive = opts.sink.receiveSnapshot as NonNullable<PeerSink["receiveSnapshot"]>;
+  const data = new PassThrough();
+  let head: Buffer = Buffer.alloc(0);
+  let started = false;
+  const fail = (status: number, reason: string) => {
+    data.destroy();
+    if (stream.destroyed) return;
+    if (!stream.headersSent) stream.respond({ ":status": status, "content-type": "text/plain" });
+    stream.end(`${reason}\n`);
+  };
+  const start = (m: Message) => {
+    started = true;
+    receive(m, data).then(
+      () => {
+        if (stream.destroyed) return;
+        stream.respond({ ":status": 200, "content-type": "text/plain" });
+        stream.end("ok\n");
+      },
+      (err: unknown) => {
+        opts.logger.warn({ from, err: (err as Error).message }, "receiving a snapshot failed");
+        fail(500, (err as Error).message);
+      },
+    );
+  };
+  stream.on("data", (chunk: Buffer) => {
+    if (started) {
+      if (!data.write(chunk)) {
+        stream.pause();
+        data.once("drain", () => stream.resume());
+      }
+      return;
+    }
+    head = Buffer.concat([head, chunk]);
+    if (head.length < 4) return;
+    const size = head.readUInt32BE(0);
+    if (size > maxFrame) return fail(413, `snapshot message of ${size} bytes is too large`);
+    if (head.length < 4 + size) return;
+    let messages: Message[];
+    try {
+      messages = decodeMessages(head.subarray(4, 4 + size));
+    } catch (err) {
+      return fail(400, `malformed snapshot message: ${(err as Error).message}`);
+    }
+    const m = messages[0];
+    if (
+      messages.length !== 1 ||
+      m === undefined ||
+      m.snapshot === undefined ||
+      m.from !== from ||
+      m.to !== opts.self
+    ) {
+      return fail(400, "the snapshot frame must hold one snapshot message from the sender to this member");
+    }
+    const rest = head.subarray(4 + size);
+    head = Buffer.alloc(0);
+    start(m);
+    if (rest.length > 0) data.write(rest);
+  });
+  stream.on("end", () => data.end());
+  stream.on("aborted", () => data.destroy(new Error("the sender went away")));
 }
 
 function serveFaults(stream: http2.ServerHttp2Stream, method: string, faults: PeerFaults): void {

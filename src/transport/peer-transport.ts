@@ -5,7 +5,8 @@ import type { Message, NodeId } from "../raft/index.js";
 import type { PeerFaults } from "./faults.js";
 import { PeerLink } from "./peer-link.js";
 import { DEFAULT_MAX_QUEUED_BYTES, type PeerClientTls, type TransportLogger } from "./protocol.js";
-import type { PeerSink, RaftTransport } from "./types.js";
+import { sendSnapshotOverHttp2 } from "./snapshot-send.js";
+import type { PeerSink, RaftTransport, SnapshotData } from "./types.js";
 
 export interface PeerTransportOptions {
   self: NodeId;
@@ -22,6 +23,7 @@ export interface PeerTransportOptions {
 
 export class PeerTransport implements RaftTransport {
   private readonly links = new Map<NodeId, PeerLink>();
+  private peerUrls = new Map<NodeId, readonly string[]>();
   private closed = false;
 
   constructor(private readonly opts: PeerTransportOptions) {
@@ -51,7 +53,48 @@ export class PeerTransport implements RaftTransport {
     for (const [to, list] of byPeer) this.linkTo(to)?.send(list);
   }
 
+  sendSnapshot(m: Message, open: () => Promise<SnapshotData>): void {
+    const report = (ok: boolean) => this.opts.sink.snapshotStatus?.(m.to, ok);
+    const urls = this.peerUrls.get(m.to);
+    if (
+      this.closed ||
+      urls === undefined ||
+      urls.length === 0 ||
+      this.opts.faults?.dropTo.has(m.to) === true
+    ) {
+      setImmediate(() => report(false));
+      return;
+    }
+    const started = performance.now();
+    sendSnapshotOverHttp2(urls[0] as string, m, open, {
+      self: this.opts.self,
+      clusterId: this.opts.clusterId,
+      tls: this.opts.tls,
+    }).then(
+      (bytes) => {
+        this.opts.logger.info(
+          {
+            peer: m.to,
+            index: m.snapshot?.metadata.index,
+            bytes,
+            ms: Math.round(performance.now() - started),
+          },
+          "sent a snapshot to a peer",
+        );
+        report(true);
+      },
+      (err: unknown) => {
+        this.opts.logger.warn(
+          { peer: m.to, err: (err as Error).message },
+          "sending a snapshot to a peer failed",
+        );
+        report(false);
+      },
+    );
+  }
+
   setPeers(peers: ReadonlyMap<NodeId, readonly string[]>): void {
+    this.peerUrls = new Map(peers);
     if (this.closed) return;
     for (const [id, link] of this.links) {
       if (!peers.has(id)) {

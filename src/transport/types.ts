@@ -10,11 +10,31 @@ export interface PeerSink {
   receive(m: Message): void;
   /** Messages to this peer were dropped (not connected, or its queue is full). */
   unreachable(node: NodeId): void;
+  /** How sending a snapshot to a peer ended (raft resumes replication or retries). */
+  snapshotStatus?(node: NodeId, ok: boolean): void;
+  /**
+   * A snapshot message from the leader with the state machine's data (the backend copy). Resolves
+   * once the data is stored and the message handed to raft; rejects to report failure.
+   */
+  receiveSnapshot?(m: Message, data: AsyncIterable<Uint8Array>): Promise<void>;
+}
+
+/** The data behind a snapshot message, opened when the message is sent. */
+export interface SnapshotData {
+  size: number;
+  chunks: AsyncIterable<Uint8Array>;
+  /** Releases the data when it will not be (fully) read. */
+  discard(): Promise<void>;
 }
 
 export interface RaftTransport {
   /** Queue messages for delivery; never blocks or throws for an unreachable peer. */
   send(messages: readonly Message[]): void;
+  /**
+   * Sends a snapshot message with its data on a connection of its own (large, may take long);
+   * the outcome goes to the sink's snapshotStatus.
+   */
+  sendSnapshot?(m: Message, open: () => Promise<SnapshotData>): void;
   /** The peers to reach and their URLs (membership changed). Optional for single-member transports. */
   setPeers?(peers: ReadonlyMap<NodeId, readonly string[]>): void;
   close(): Promise<void>;

@@ -43,6 +43,12 @@ export async function status(url: string, timeoutMs = 2000): Promise<MemberStatu
   };
 }
 
+/** HashKV of the member's current revision. */
+export async function hashKv(url: string): Promise<number> {
+  const r = (await post(url, "/v3/maintenance/hash", {}, 5000)) as { hash?: number | string };
+  return Number(r.hash ?? 0);
+}
+
 export async function put(url: string, key: string, value: string, timeoutMs = 5000): Promise<number> {
   const r = (await post(url, "/v3/kv/put", { key: b64(key), value: b64(value) }, timeoutMs)) as {
     header?: { revision?: string };

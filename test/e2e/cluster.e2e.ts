@@ -15,13 +15,17 @@ import {
   type LocalCluster,
   type LocalMember,
 } from "../../src/cli/local-cluster.js";
-import { eventually, put, rangePrefix, setFaults, sleep, status } from "./cluster-client.js";
+import { eventually, hashKv, put, rangePrefix, setFaults, sleep, status } from "./cluster-client.js";
 import { ETCDCTL_MISSING, etcdctl } from "./harness.js";
 
 const HEARTBEAT_MS = 50;
 const ELECTION_MS = 500;
 
-async function withCluster(size: number, fn: (c: LocalCluster) => Promise<void>): Promise<void> {
+async function withCluster(
+  size: number,
+  fn: (c: LocalCluster) => Promise<void>,
+  extraArgs: string[] = [],
+): Promise<void> {
   const base = mkdtempSync(join(tmpdir(), "kvorum-cluster-e2e-"));
   const cluster = await startLocalCluster({
     size,
@@ -33,6 +37,7 @@ async function withCluster(size: number, fn: (c: LocalCluster) => Promise<void>)
       String(ELECTION_MS),
       "--logger",
       "zap",
+      ...extraArgs,
     ],
     env: { KVORUM_FAULT_INJECTION: "1" },
   });
@@ -305,5 +310,52 @@ test(
       await joiner.waitExit();
       assert.match(joiner.output(), /the member has been permanently removed from the cluster/);
     });
+  },
+);
+
+test(
+  "3 members: a follower too far behind for the log catches up through a snapshot of the backend",
+  { timeout: 120_000 },
+  async () => {
+    await withCluster(
+      3,
+      async (cluster) => {
+        const { members } = cluster;
+        const { leader } = await eventually("a leader", () => roles(members));
+        const follower = members.find((m) => m !== leader) as LocalMember;
+        await follower.kill("SIGKILL");
+        // 8 writers, 240 puts: far more than 50 (snapshot count) + 10 (entries kept behind it).
+        await Promise.all(
+          Array.from({ length: 8 }, async (_, w) => {
+            for (let i = 0; i < 30; i++) await put(leader.clientUrl, `s/${w}/${i}`, `v${i}`);
+          }),
+        );
+        follower.start();
+        await follower.waitHealthy();
+        const target = (await status(leader.clientUrl)).raftIndex;
+        await waitCaughtUp(members, target);
+        assert.match(follower.output(), /installed the leader's snapshot/);
+        assert.match(leader.output(), /sent a snapshot to a peer/);
+        const kvs = await rangePrefix(follower.clientUrl, "s/", { serializable: true });
+        assert.equal(kvs.size, 240);
+        // Writes keep flowing to the follower after the install, and the members agree byte for byte.
+        await put(follower.clientUrl, "after-install", "1");
+        await waitCaughtUp(members, (await status(leader.clientUrl)).raftIndex);
+        const hashes = await Promise.all(members.map((m) => hashKv(m.clientUrl)));
+        assert.ok(
+          hashes.every((h) => h === hashes[0]),
+          `hashkv differs: ${hashes.join(", ")}`,
+        );
+        // And it restarts cleanly from the installed state.
+        await follower.kill("SIGKILL");
+        follower.start();
+        await follower.waitHealthy();
+        assert.equal(
+          (await rangePrefix(follower.clientUrl, "after-install", { serializable: true })).size,
+          1,
+        );
+      },
+      ["--snapshot-count", "50", "--experimental-snapshot-catchup-entries", "10"],
+    );
   },
 );

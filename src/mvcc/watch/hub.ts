@@ -51,7 +51,7 @@ export class WatchHub {
   private readonly fanoutBudget: number;
   private readonly catchUpMaxEvents: number;
   private readonly catchUpMaxWatchers: number;
-  private readonly unsubscribe: () => void;
+  private unsubscribe: () => void;
   private readonly stopProgressTimer: () => void;
   private catchUpScheduled = false;
   /** prev_kv-filled copies of the events of the current fan-out or catch-up pass, shared by watchers. */
@@ -89,6 +89,22 @@ export class WatchHub {
     this.closed = true;
     this.unsubscribe();
     this.stopProgressTimer();
+  }
+
+  /**
+   * The source's store was replaced (a leader's snapshot was installed): the hub subscribes to it
+   * again and every watcher catches up from it, or is canceled as compacted if its next revision
+   * is no longer there.
+   */
+  resync(): void {
+    if (this.closed) return;
+    this.unsubscribe();
+    this.unsubscribe = this.source.subscribe((revision, events) => this.onCommit(revision, events));
+    this.headRevision = this.processedRevision = this.source.currentRevision();
+    for (const stream of this.streams) {
+      for (const w of [...stream.watchers.values()]) if (w.synced) this.unsync(w);
+    }
+    this.scheduleCatchUp();
   }
 
   stats(): WatchHubStats {
