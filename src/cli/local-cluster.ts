@@ -20,6 +20,8 @@ export interface LocalClusterOptions {
   /** Extra environment for every member. */
   env?: Record<string, string>;
   token?: string;
+  /** "https" for peer TLS (pass --peer-auto-tls or the --peer-*-file flags in extraArgs). */
+  peerScheme?: "http" | "https";
   /** Called with each output line of each member. */
   onOutput?: (member: string, line: string) => void;
 }
@@ -94,7 +96,8 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
       ports.push({ client: await freeLoopbackPort(), peer: await freeLoopbackPort() });
     }
   }
-  const peerUrl = (i: number) => `http://127.0.0.1:${(ports[i] as { peer: number }).peer}`;
+  const peerScheme = opts.peerScheme ?? "http";
+  const peerUrl = (i: number) => `${peerScheme}://127.0.0.1:${(ports[i] as { peer: number }).peer}`;
   const initialCluster = names.map((n, i) => `${n}=${peerUrl(i)}`).join(",");
   const entry = kvorumEntry();
   mkdirSync(opts.baseDir, { recursive: true });
@@ -107,7 +110,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
     members,
     endpoints: members.map((m) => m.clientUrl),
     join(name, memberPorts) {
-      const peer = `http://127.0.0.1:${memberPorts.peer}`;
+      const peer = `${opts.peerScheme ?? "http"}://127.0.0.1:${memberPorts.peer}`;
       const cluster = [...members.map((m) => `${m.name}=${m.peerUrl}`), `${name}=${peer}`].join(",");
       const m = makeMember(opts, entry, name, memberPorts, cluster, "existing");
       members.push(m);
@@ -137,7 +140,7 @@ function makeMember(
   state: "new" | "existing",
 ): LocalMember {
   const clientUrl = `http://127.0.0.1:${ports.client}`;
-  const peerUrl = `http://127.0.0.1:${ports.peer}`;
+  const peerUrl = `${opts.peerScheme ?? "http"}://127.0.0.1:${ports.peer}`;
   const dataDir = join(opts.baseDir, `${name}.kvorum`);
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
