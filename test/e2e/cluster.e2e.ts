@@ -16,7 +16,7 @@ import {
   type LocalMember,
 } from "../../src/cli/local-cluster.js";
 import { eventually, hashKv, put, rangePrefix, setFaults, sleep, status } from "./cluster-client.js";
-import { ETCDCTL_MISSING, etcdctl } from "./harness.js";
+import { ETCDCTL_MISSING, etcdctl, spawnEtcdctl } from "./harness.js";
 
 const HEARTBEAT_MS = 50;
 const ELECTION_MS = 500;
@@ -357,5 +357,58 @@ test(
       },
       ["--snapshot-count", "50", "--experimental-snapshot-catchup-entries", "10"],
     );
+  },
+);
+
+test(
+  "3 members: a watch on a follower sees every committed change in order; a lease outlives a leader kill and then expires through the new leader",
+  { timeout: 120_000, skip: ETCDCTL_MISSING },
+  async () => {
+    await withCluster(3, async (cluster) => {
+      const { members } = cluster;
+      const { leader } = await eventually("a leader", () => roles(members));
+      const follower = members.find((m) => m !== leader) as LocalMember;
+      const other = members.find((m) => m !== leader && m !== follower) as LocalMember;
+      const watch = spawnEtcdctl({ endpoint: follower.clientUrl }, ["watch", "--prefix", "wl/"], {
+        timeoutMs: 60_000,
+      });
+      try {
+        await sleep(500);
+        for (let i = 0; i < 5; i++) await put(leader.clientUrl, `wl/${i}`, `v${i}`);
+        await watch.waitFor("wl/4\nv4");
+        const lines = watch.stdout().trim().split("\n");
+        assert.deepEqual(
+          lines.slice(0, 15),
+          [0, 1, 2, 3, 4].flatMap((i) => ["PUT", `wl/${i}`, `v${i}`]),
+        );
+
+        const granted = await etcdctl({ endpoint: follower.clientUrl }, ["lease", "grant", "4"]);
+        const leaseId = /lease ([0-9a-f]+) granted/.exec(granted.stdout)?.[1] as string;
+        assert.ok(leaseId, granted.stderr);
+        const attached = await etcdctl({ endpoint: follower.clientUrl }, [
+          "put",
+          "--lease",
+          leaseId,
+          "wl/leased",
+          "x",
+        ]);
+        assert.equal(attached.code, 0, attached.stderr);
+        const grantedAt = Date.now();
+        await leader.kill("SIGKILL");
+        // Only a leader expires leases; the new one gives every lease at least an election
+        // timeout more, so the key is still there right after the change...
+        await eventually("a new leader", async () =>
+          (await status(other.clientUrl, 500)).leader !== "0" ? true : undefined,
+        );
+        // ...and is deleted through raft once the lease runs out; the follower's watch sees it.
+        await watch.waitFor(/DELETE\nwl\/leased/, 20_000);
+        const expiredAfter = Date.now() - grantedAt;
+        console.log(`lease with TTL 4 s expired ${expiredAfter} ms after the grant, across a leader kill`);
+        assert.ok(expiredAfter >= 3500, `expired too early: ${expiredAfter} ms`);
+        assert.equal((await rangePrefix(other.clientUrl, "wl/leased")).size, 0);
+      } finally {
+        await watch.stop();
+      }
+    });
   },
 );
