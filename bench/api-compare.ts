@@ -1,10 +1,16 @@
 // Benchmark: the same client workload against real etcd 3.4 and against Kvorum, one after the
-// other on the same machine, each a single member on a fresh data dir on loopback.
+// other on the same machine, each a single member (or, with members=3, a cluster of separate
+// processes) on fresh data dirs on loopback, with default flags.
 // Workloads (etcd3 npm client, one client process): sequential puts (latency), puts and
 // linearizable gets with many requests in flight (throughput). Prints one table and the ratios.
-// Run: npm run bench:api [-- puts=20000 inflight=64 valueBytes=256]
+// Run: npm run bench:api [-- puts=20000 inflight=64 valueBytes=256 members=1]
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Etcd3 } from "etcd3";
-import { startServer, type RunningServer, type ServerKind } from "../test/e2e/harness.js";
+import { freeLoopbackPort, startLocalCluster } from "../src/cli/local-cluster.js";
+import { startServer, type ServerKind } from "../test/e2e/harness.js";
 
 function arg(name: string, fallback: number): number {
   const hit = process.argv.slice(2).find((a) => a.startsWith(`${name}=`));
@@ -14,6 +20,7 @@ function arg(name: string, fallback: number): number {
 const totalOps = arg("puts", 20_000);
 const inflight = arg("inflight", 64);
 const valueBytes = arg("valueBytes", 256);
+const members = arg("members", 1);
 const sequentialOps = Math.min(2_000, totalOps);
 const value = Buffer.alloc(valueBytes, 0x61);
 
@@ -43,9 +50,87 @@ async function concurrently(
   return (ops / (performance.now() - start)) * 1000;
 }
 
+interface Target {
+  endpoints: string[];
+  stop(): Promise<void>;
+}
+
+/** etcd 3.4 as `size` processes, the way the local cluster starts Kvorum's. */
+async function startEtcdCluster(size: number): Promise<Target> {
+  const base = mkdtempSync(join(tmpdir(), "bench-etcd-cluster-"));
+  const ports = [];
+  for (let i = 0; i < size; i++)
+    ports.push({ client: await freeLoopbackPort(), peer: await freeLoopbackPort() });
+  const cluster = ports.map((p, i) => `e${i}=http://127.0.0.1:${p.peer}`).join(",");
+  const children: ChildProcess[] = ports.map((p, i) =>
+    spawn(
+      "etcd",
+      [
+        "--name",
+        `e${i}`,
+        "--data-dir",
+        join(base, `e${i}`),
+        "--listen-client-urls",
+        `http://127.0.0.1:${p.client}`,
+        "--advertise-client-urls",
+        `http://127.0.0.1:${p.client}`,
+        "--listen-peer-urls",
+        `http://127.0.0.1:${p.peer}`,
+        "--initial-advertise-peer-urls",
+        `http://127.0.0.1:${p.peer}`,
+        "--initial-cluster",
+        cluster,
+      ],
+      { stdio: "ignore" },
+    ),
+  );
+  const endpoints = ports.map((p) => `http://127.0.0.1:${p.client}`);
+  const deadline = Date.now() + 60_000;
+  for (const e of endpoints) {
+    for (;;) {
+      const ok = await fetch(`${e}/health`)
+        .then(async (r) => ((await r.json()) as { health?: string }).health === "true")
+        .catch(() => false);
+      if (ok) break;
+      if (Date.now() > deadline) throw new Error(`etcd at ${e} not healthy`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return {
+    endpoints,
+    stop: async () => {
+      await Promise.all(
+        children.map(
+          (c) =>
+            new Promise<void>((r) => (c.exitCode !== null ? r() : (c.once("exit", () => r()), c.kill()))),
+        ),
+      );
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
+}
+
+async function startTarget(kind: ServerKind): Promise<Target> {
+  if (members <= 1) {
+    const server = await startServer(kind, { readyTimeoutMs: 60_000 });
+    return { endpoints: [server.endpoint], stop: () => server.stop() };
+  }
+  if (kind === "etcd") return startEtcdCluster(members);
+  const base = mkdtempSync(join(tmpdir(), "bench-kvorum-cluster-"));
+  const cluster = await startLocalCluster({ size: members, baseDir: base });
+  await Promise.all(cluster.members.map((m) => m.waitHealthy(60_000)));
+  return {
+    endpoints: cluster.endpoints,
+    stop: async () => {
+      await cluster.stop();
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
+}
+
 async function measure(kind: ServerKind): Promise<Result> {
-  const server: RunningServer = await startServer(kind, { readyTimeoutMs: 60_000 });
-  const client = new Etcd3({ hosts: server.endpoint });
+  const server = await startTarget(kind);
+  const client = new Etcd3({ hosts: server.endpoints });
   try {
     for (let i = 0; i < 200; i++) await client.put(`warm/${i}`).value(value); // connection, JIT
     const seqPutMs: number[] = [];
@@ -77,7 +162,7 @@ for (const kind of ["etcd", "kvorum"] as const) {
 
 const fmt = (n: number): string => n.toLocaleString("en-US", { maximumFractionDigits: 0 });
 console.log(
-  `values ${valueBytes} B, ${totalOps} ops per throughput run, ${inflight} in flight, 1 client process`,
+  `${members} member${members === 1 ? "" : "s"}, values ${valueBytes} B, ${totalOps} ops per throughput run, ${inflight} in flight, 1 client process`,
 );
 console.log("| server | seq put p50 ms | seq put p99 ms | put/s | linearizable get/s |");
 console.log("| ------ | -------------: | -------------: | ----: | -----------------: |");
