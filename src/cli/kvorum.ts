@@ -42,6 +42,18 @@ import {
 } from "../transport/index.js";
 import { ETCD_API_VERSION, VERSION } from "../version.js";
 
+export const UNSAFE_STALE_READS_ENV = "KVORUM_UNSAFE_STALE_READS";
+
+/** The stale-reads switch is on only when set to exactly "1"; any other value is refused. */
+export function unsafeStaleReadsFromEnv(env: Record<string, string | undefined>): boolean {
+  const v = env[UNSAFE_STALE_READS_ENV];
+  if (v === undefined || v === "") return false;
+  if (v === "1") return true;
+  throw new Error(
+    `${UNSAFE_STALE_READS_ENV}=${JSON.stringify(v)} is refused: it turns off linearizable reads and is on only when set to exactly 1 (for testing the chaos checker); unset it`,
+  );
+}
+
 /** etcd lets a gRPC message be this much larger than --max-request-bytes. */
 const GRPC_OVERHEAD_BYTES = 512 * 1024;
 
@@ -115,6 +127,13 @@ export async function runServer(
 
   // Peer messages can arrive before the member has opened its storage: they are dropped until
   // then (raft retransmits).
+  const unsafeStaleReads = unsafeStaleReadsFromEnv(process.env);
+  if (unsafeStaleReads) {
+    logger.warn(
+      { env: UNSAFE_STALE_READS_ENV },
+      "UNSAFE: linearizable reads are answered from local state without ReadIndex; a partitioned member will serve stale data. For testing the chaos checker only, never in production",
+    );
+  }
   const faults = faultsFromEnv(process.env);
   if (faults !== undefined) {
     logger.warn(
@@ -155,6 +174,7 @@ export async function runServer(
     peerCaller,
     identity,
     initialMembers: plan.initialMembers,
+    unsafeStaleReads,
     onRemoved: () => onRemoved?.(),
   });
   box.member = member;

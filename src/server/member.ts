@@ -121,6 +121,11 @@ export interface MemberOptions {
   identity?: MemberIdentity;
   /** Joining an existing cluster: its members (this one included) to start from. */
   initialMembers?: MemberInfo[];
+  /**
+   * Tests of the chaos checker only: answer linearizable reads from local state without ReadIndex,
+   * which is wrong (a partitioned member serves stale data). Set by KVORUM_UNSAFE_STALE_READS=1.
+   */
+  unsafeStaleReads?: boolean;
   /** Called once when an applied change removed this member from the cluster (it then stops). */
   onRemoved?: () => void;
 }
@@ -239,6 +244,7 @@ export class Member implements MemberApi {
   private confAnswers: Array<[string, number]> = [];
   private removedFromCluster = false;
   private readonly onRemoved: (() => void) | undefined;
+  private readonly unsafeStaleReads: boolean;
 
   // raft
   private readonly node: RawNode;
@@ -289,6 +295,7 @@ export class Member implements MemberApi {
     this.config = config;
     this.peerCaller = opts.peerCaller;
     this.onRemoved = opts.onRemoved;
+    this.unsafeStaleReads = opts.unsafeStaleReads === true;
     this.snapshotTempDir = (opts.storage ?? "disk") === "disk" ? config.dataDir : undefined;
     this.clientUrls = [...config.advertiseClientUrls];
     this.logger = opts.logger ?? silentLogger;
@@ -1057,6 +1064,7 @@ export class Member implements MemberApi {
 
   /** Resolves once this member has applied everything committed when the call was made. */
   private linearizableBarrier(opts?: RequestOptions): Promise<void> {
+    if (this.unsafeStaleReads) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.readQueue.push(new Pending<void>(resolve, reject, this.requestTimeoutMs, opts?.signal));
       if (!this.readFlushScheduled) {
