@@ -97,6 +97,9 @@ for (const f of result.faults)
   );
 if (result.undecidedKeys > 0)
   lines.push(`linearizability: ${result.undecidedKeys} key(s) undecided within the search budget`);
+lines.push(
+  `checks: register model per key ${result.undecidedKeys > 0 ? `(${result.undecidedKeys} key(s) undecided)` : "done"}; whole store with revisions: ${result.storeModel} (${Math.round(result.storeModelMs)} ms)`,
+);
 lines.push(...result.violationText);
 for (const v of result.watchViolations.slice(0, 50)) lines.push(`watch: ${v}`);
 if (result.watchViolations.length > 50) lines.push(`watch: ... ${result.watchViolations.length - 50} more`);

@@ -1,10 +1,11 @@
 // The chaos run: a real cluster of kvorum processes, concurrent clients recording a history,
 // watchers recording what they see, and a fault injector; then heal, check and report.
-import { mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkLinearizable } from "../check/linearizability.js";
 import { kvRegisterModel, pruneUnobservedUnknowns, type KvOperation } from "../check/kv-model.js";
+import { revisionedStoreModel } from "../check/store-model.js";
 import {
   checkWatches,
   type AcknowledgedWrite,
@@ -43,6 +44,9 @@ export interface FaultRecord {
 }
 
 export interface ChaosResult {
+  /** The whole-store model with revisions: yes, no, undecided (budget), skipped (register model failed). */
+  storeModel: "yes" | "no" | "undecided" | "skipped";
+  storeModelMs: number;
   ops: number;
   history: KvOperation[];
   faults: FaultRecord[];
@@ -84,6 +88,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     baseDir: base,
     extraArgs: ["--heartbeat-interval", "50", "--election-timeout", "500", "--logger", "zap"],
     env: { KVORUM_FAULT_INJECTION: "1", ...opts.env },
+    // Every member's log goes to <data dir>/<name>.log (kept with --keep-data).
+    onOutput: (name, line) => appendFileSync(join(base, `${name}.log`), `${line}\n`),
   });
   const history: KvOperation[] = [];
   const attempted = new Set<string>();
@@ -144,12 +150,24 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         try {
           if (r < 0.4) {
             const g = await gw.get(m.clientUrl, key, OP_TIMEOUT_MS);
-            record({ client, input: { op: "get", key }, output: { value: g.value }, call, ret: now() });
+            record({
+              client,
+              input: { op: "get", key },
+              output: { value: g.value, revision: g.revision },
+              call,
+              ret: now(),
+            });
           } else if (r < 0.7) {
             attempted.add(value);
             try {
               const rev = await gw.put(m.clientUrl, key, value, OP_TIMEOUT_MS);
-              record({ client, input: { op: "put", key, value }, output: {}, call, ret: now() });
+              record({
+                client,
+                input: { op: "put", key, value },
+                output: { revision: rev },
+                call,
+                ret: now(),
+              });
               acknowledged.push({ key, value, revision: rev });
             } catch (err) {
               if (!(err instanceof gw.GatewayError && err.definite)) {
@@ -159,7 +177,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
           } else if (r < 0.85) {
             // Compare-and-set on the value just read (a read, then a txn).
             const g = await gw.get(m.clientUrl, key, OP_TIMEOUT_MS);
-            record({ client, input: { op: "get", key }, output: { value: g.value }, call, ret: now() });
+            record({
+              client,
+              input: { op: "get", key },
+              output: { value: g.value, revision: g.revision },
+              call,
+              ret: now(),
+            });
             const call2 = now();
             const next = random() < 0.2 ? null : value;
             if (next !== null) attempted.add(next);
@@ -168,7 +192,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
               record({
                 client,
                 input: { op: "cas", key, expect: g.value, value: next },
-                output: { ok: c.succeeded },
+                output: { ok: c.succeeded, revision: c.revision },
                 call: call2,
                 ret: now(),
               });
@@ -189,7 +213,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
           } else {
             try {
               const d = await gw.del(m.clientUrl, key, OP_TIMEOUT_MS);
-              record({ client, input: { op: "delete", key }, output: {}, call, ret: now() });
+              record({
+                client,
+                input: { op: "delete", key },
+                output: { revision: d.revision, deleted: d.deleted },
+                call,
+                ret: now(),
+              });
               if (d.deleted) acknowledged.push({ key, value: null, revision: d.revision });
             } catch (err) {
               if (!(err instanceof gw.GatewayError && err.definite)) {
@@ -222,7 +252,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
             record({
               client,
               input: { op: "get", key },
-              output: { value: listed.get(key)?.value ?? null },
+              output: { value: listed.get(key)?.value ?? null, revision: first.revision },
               call,
               ret,
             });
@@ -257,7 +287,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
             record({
               client,
               input: { op: "cas", key, expect, value: next },
-              output: { ok: c.succeeded },
+              output: { ok: c.succeeded, revision: c.revision },
               call: call2,
               ret: now(),
             });
@@ -393,7 +423,15 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
             } else {
               target = existing.name;
               await memberRemove(via.clientUrl, ids.get(existing) ?? "");
-              await existing.waitExit();
+              // A removed member stops once it learns of its removal (from the log, or a peer's 410).
+              const exited = await Promise.race([
+                existing.waitExit().then(() => true),
+                sleep(15_000).then(() => false),
+              ]);
+              if (!exited) {
+                await existing.kill("SIGKILL");
+                stalled.push(`${existing.name} did not stop within 15 s of its removal`);
+              }
               extra.splice(extra.indexOf(existing), 1);
               removed.add(existing);
               detail = "removed";
@@ -438,7 +476,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       const call = now();
       try {
         const g = await gw.get(m.clientUrl, key, 5000);
-        history.push({ client: 99, input: { op: "get", key }, output: { value: g.value }, call, ret: now() });
+        history.push({
+          client: 99,
+          input: { op: "get", key },
+          output: { value: g.value, revision: g.revision },
+          call,
+          ret: now(),
+        });
       } catch {
         // no effect
       }
@@ -472,6 +516,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   for (const w of watchers) for (const e of w.responses.flat()) if (e.value !== null) observed.add(e.value);
   const pruned = pruneUnobservedUnknowns(history, observed);
   const lin = checkLinearizable(kvRegisterModel, pruned);
+  // The whole store with revisions, over the entire history: revisions pin each operation's
+  // place, so this search is usually short; when it runs out of budget it says "undecided".
+  const storeStarted = performance.now();
+  const store = lin.ok
+    ? checkLinearizable(revisionedStoreModel, pruned, { stepsPerPart: 3_000_000 })
+    : undefined;
+  const storeMs = performance.now() - storeStarted;
   const wc = checkWatches(watchers, { acknowledged, attemptedValues: attempted });
   const describe = kvRegisterModel.describe as (op: KvOperation) => string;
   const violationText: string[] = [];
@@ -495,11 +546,30 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       );
     }
   }
+  if (store !== undefined && !store.ok && store.failedPart !== undefined) {
+    const prefix = store.longestPrefix ?? [];
+    const last = prefix.at(-1);
+    violationText.push(
+      `the store with revisions is not linearizable: the search placed ${prefix.length} of ${store.failedPart.length} operations; the last of them:`,
+    );
+    for (const op of prefix.slice(-10)) violationText.push(`  c${op.client} ${describe(op)}`);
+    const t = last?.call ?? 0;
+    violationText.push(`operations that could not follow (calls from ${t.toFixed(1)} ms):`);
+    const placed = new Set(prefix);
+    for (const op of store.failedPart.filter((o) => !placed.has(o) && o.call >= t - 200).slice(0, 30)) {
+      violationText.push(
+        `  c${op.client} [${op.call.toFixed(1)}, ${op.ret === Infinity ? "?" : op.ret.toFixed(1)}] ${describe(op)}`,
+      );
+    }
+  }
   return {
+    storeModel:
+      store === undefined ? "skipped" : store.undecidedParts > 0 ? "undecided" : store.ok ? "yes" : "no",
+    storeModelMs: storeMs,
     ops: history.length,
     history,
     faults,
-    linearizable: lin.ok,
+    linearizable: lin.ok && (store === undefined || store.ok),
     undecidedKeys: lin.undecidedParts,
     violationOps: lin.ok ? [] : (lin.failedPart ?? []),
     violationText,

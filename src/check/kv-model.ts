@@ -12,7 +12,15 @@ export type KvInput =
   /** If the key holds `expect` (null: absent), set it to `value` (null: delete). */
   | { op: "cas"; key: string; expect: string | null; value: string | null };
 
-export type KvOutput = { value: string | null } | { ok: boolean } | Record<string, never>;
+/**
+ * What the client saw. `revision` is the response header's revision when the client recorded it
+ * (the register model ignores it; the store model checks it); `deleted` says whether a delete
+ * removed something.
+ */
+export type KvOutput =
+  | { value: string | null; revision?: number }
+  | { ok: boolean; revision?: number }
+  | { revision?: number; deleted?: boolean };
 
 export type KvOperation = Operation<KvInput, KvOutput>;
 
@@ -59,15 +67,16 @@ export const kvRegisterModel: Model<State, KvInput, KvOutput> = {
           : "ok" in op.output
             ? String(op.output.ok)
             : "ok";
+    const rev = op.output?.revision !== undefined ? ` @${op.output.revision}` : "";
     switch (i.op) {
       case "get":
-        return `get(${i.key}) -> ${out}`;
+        return `get(${i.key}) -> ${out}${rev}`;
       case "put":
-        return `put(${i.key}, ${i.value}) -> ${out}`;
+        return `put(${i.key}, ${i.value}) -> ${out}${rev}`;
       case "delete":
-        return `delete(${i.key}) -> ${out}`;
+        return `delete(${i.key}) -> ${out}${rev}`;
       case "cas":
-        return `cas(${i.key}, ${JSON.stringify(i.expect)} => ${JSON.stringify(i.value)}) -> ${out}`;
+        return `cas(${i.key}, ${JSON.stringify(i.expect)} => ${JSON.stringify(i.value)}) -> ${out}${rev}`;
     }
   },
 };

@@ -142,6 +142,7 @@ export async function runServer(
     );
   }
   const box: { member?: Member } = {};
+  let removedReported = false;
   const sink: PeerSink = {
     receive: (m) => box.member?.receive(m),
     unreachable: (node) => box.member?.unreachable(node),
@@ -159,6 +160,12 @@ export async function runServer(
     logger,
     tls: peerTls?.client,
     faults,
+    onRemoved: () => {
+      if (removedReported) return;
+      removedReported = true;
+      logger.warn({}, "a peer says this member was removed from the cluster");
+      onRemoved?.();
+    },
   });
   const peerCaller = new PeerRpcClient({
     self,
@@ -175,7 +182,11 @@ export async function runServer(
     identity,
     initialMembers: plan.initialMembers,
     unsafeStaleReads,
-    onRemoved: () => onRemoved?.(),
+    onRemoved: () => {
+      if (removedReported) return;
+      removedReported = true;
+      onRemoved?.();
+    },
   });
   box.member = member;
   writeIdentityFile(config.dataDir, config.name, identity);
@@ -222,6 +233,7 @@ export async function runServer(
       sink,
       logger,
       faults,
+      isRemoved: (from) => member.isRemovedMember(from),
       rpc: (method, body) => member.answerPeer(method, body),
       routes: {
         [PEER_MEMBERS_PATH]: async () => membersDocument(identity.clusterId, await member.memberList()),

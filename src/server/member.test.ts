@@ -284,6 +284,38 @@ for (const storage of ["memory", "disk"] as const) {
 }
 
 describe("member on disk across restarts", { timeout: 30_000 }, () => {
+  test("membership changes after the last snapshot reach raft again after a restart (regression: chaos seed 11)", async () => {
+    // A member restarted with raft's configuration from its last snapshot only: a learner added
+    // since then was missing from raft, so a restarted leader never replicated to it.
+    const dir = mkdtempSync(join(tmpdir(), "kvorum-member-"));
+    const dataDir = join(dir, "data");
+    try {
+      const m1 = await startMember({ config: testConfig(dataDir), storage: "disk" });
+      await until(() => m1.leaderId() !== 0n);
+      await m1.put({ key: enc("k"), value: enc("v1") });
+      const { member: learner } = await m1.memberAdd(["http://127.0.0.1:9"], true);
+      // More entries after the change, so the durable commit index passes it before the stop.
+      for (let i = 0; i < 5; i++) await m1.put({ key: enc("k"), value: enc("v2") });
+      await new Promise((r) => setTimeout(r, 100));
+      const learnerNode = learner.id.toString(16);
+      assert.deepEqual(m1.raftConfState().learners, [learnerNode]);
+      await m1.stop();
+
+      const m2 = await startMember({ config: testConfig(dataDir), storage: "disk" });
+      try {
+        await until(() => m2.leaderId() !== 0n);
+        assert.deepEqual(m2.raftConfState().learners, [learnerNode]);
+        assert.equal((await m2.memberList()).length, 2);
+        assert.equal(dec((await m2.range({ key: enc("k") })).kvs[0]!.value), "v2");
+        assert.equal((await m2.range({ key: enc("k") })).header.revision, 7);
+      } finally {
+        await m2.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("data, revisions and leases survive a restart; the data dir is locked while in use", async () => {
     const dir = mkdtempSync(join(tmpdir(), "kvorum-member-"));
     const dataDir = join(dir, "data");

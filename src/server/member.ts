@@ -343,11 +343,16 @@ export class Member implements MemberApi {
         `backend applied index ${storedApplied} is beyond the raft log (last index ${logStore.lastIndex()}): the WAL does not belong to this database`,
       );
     }
-    // The backend may be ahead of the durable commit index (commit-only hard states are saved
-    // while applying): raft re-hands those entries out and the store skips them by index.
-    const applied = Math.max(logStore.firstIndex() - 1, Math.min(storedApplied, initial.hardState.commit));
-    this.appliedIndex = applied;
+    // Raft starts from the last snapshot and re-hands every entry after it. Membership changes
+    // after the snapshot must reach raft again (its configuration is the snapshot's plus those);
+    // the backend already has the other effects up to its applied index and skips them by index.
+    // (Starting at the backend's applied index instead lost membership changes on restart.)
     this.snapshotIndex = logStore.snapshot().metadata.index;
+    const applied = Math.max(
+      logStore.firstIndex() - 1,
+      Math.min(this.snapshotIndex, initial.hardState.commit),
+    );
+    this.appliedIndex = applied;
     this.node = new RawNode({
       id: this.nodeId,
       electionTick,
@@ -837,6 +842,16 @@ export class Member implements MemberApi {
     const r = (await this.onLeader("member-promote", { id: nodeIdOf(id) }, opts)) as { index: number };
     await this.waitApplied(r.index, opts);
     return this.members.list();
+  }
+
+  /** For the peer listener: traffic from a removed member is refused (it then stops itself). */
+  isRemovedMember(node: string): boolean {
+    return this.members.isRemoved(memberIdOf(node));
+  }
+
+  /** Raft's own view of the voters and learners (tests, diagnostics). */
+  raftConfState(): ConfState {
+    return this.node.status().confState;
   }
 
   /** Whether this member is a learner (it then serves only Status and serializable reads). */

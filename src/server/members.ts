@@ -7,6 +7,8 @@ import type { Backend, BackendTable } from "../mvcc/backend.js";
 import type { MemberInfo } from "./member-api.js";
 
 export const MEMBERS_TABLE = "members";
+/** IDs of removed members (key: ID, 8 bytes BE; empty value): they are refused for good. */
+export const REMOVED_MEMBERS_TABLE = "members_removed";
 
 interface StoredMember {
   name: string;
@@ -27,9 +29,15 @@ const utf8d = new TextDecoder();
 export class MemberTable {
   private readonly table: BackendTable;
   private readonly members = new Map<bigint, MemberInfo>();
+  private readonly removedTable: BackendTable;
+  private readonly removed = new Set<bigint>();
 
   constructor(private readonly backend: Backend) {
     this.table = backend.table(MEMBERS_TABLE);
+    this.removedTable = backend.table(REMOVED_MEMBERS_TABLE);
+    for (const { key } of this.removedTable.range(undefined, undefined)) {
+      this.removed.add(new DataView(key.buffer, key.byteOffset, key.byteLength).getBigUint64(0));
+    }
     for (const { key, value } of this.table.range(undefined, undefined)) {
       const id = new DataView(key.buffer, key.byteOffset, key.byteLength).getBigUint64(0);
       const stored = JSON.parse(utf8d.decode(value)) as StoredMember;
@@ -67,7 +75,16 @@ export class MemberTable {
 
   remove(id: bigint): void {
     if (!this.members.delete(id)) return;
-    this.backend.writeTxn(() => this.table.del(idKey(id)));
+    this.removed.add(id);
+    this.backend.writeTxn(() => {
+      this.table.del(idKey(id));
+      this.removedTable.put(idKey(id), new Uint8Array(0));
+    });
+  }
+
+  /** Was this member removed from the cluster (its traffic is refused for good)? */
+  isRemoved(id: bigint): boolean {
+    return this.removed.has(id);
   }
 
   /** A member's published attributes; ignored for a member that is not (or no longer) in the table. */

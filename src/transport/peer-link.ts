@@ -21,6 +21,8 @@ export interface PeerLinkOptions {
   /** Bytes a link may hold unsent before it drops messages (backpressure). */
   maxQueuedBytes: number;
   onUnreachable(peer: NodeId): void;
+  /** A peer answered 410: this member has been removed from the cluster. */
+  onRemoved?(): void;
   minBackoffMs?: number;
   maxBackoffMs?: number;
 }
@@ -111,6 +113,10 @@ export class PeerLink {
     this.stream = stream;
     stream.on("response", (headers) => {
       const status = Number(headers[":status"]);
+      if (status === 410) {
+        // This member was removed from the cluster: the peer will never take its traffic again.
+        this.opts.onRemoved?.();
+      }
       if (status !== 200) {
         let body = "";
         stream.setEncoding("utf8");

@@ -31,6 +31,8 @@ export interface PeerServerOptions {
   routes?: Record<string, () => unknown>;
   /** Answers POST /rpc/<method> from other members of this cluster (resolve = ok, throw = error). */
   rpc?: (method: string, body: unknown) => Promise<unknown>;
+  /** Members removed from the cluster: their streams and requests get 410 Gone. */
+  isRemoved?: (from: NodeId) => boolean;
   /** Test-only fault injection: PUT /test/faults, and messages from listed peers dropped. */
   faults?: PeerFaults;
 }
@@ -113,7 +115,7 @@ export function createPeerStreamHandler(
     const refusal = refuse(opts, headers);
     if (refusal !== "") {
       opts.logger.warn({ from, reason: refusal }, "refused a raft stream from a peer");
-      stream.respond({ ":status": 412, "content-type": "text/plain" });
+      stream.respond({ ":status": refusal === REMOVED_REASON ? 410 : 412, "content-type": "text/plain" });
       stream.end(`${refusal}\n`);
       return;
     }
@@ -148,9 +150,13 @@ export function createPeerStreamHandler(
   };
 }
 
+export const REMOVED_REASON = "the member has been permanently removed from the cluster";
+
 /** Why a request from a peer is refused ("" when it is from a member of this cluster, to us). */
 function refuse(opts: PeerServerOptions, headers: http2.IncomingHttpHeaders): string {
   const to = String(headers[PEER_HEADERS.to] ?? "");
+  const from = String(headers[PEER_HEADERS.from] ?? "");
+  if (opts.isRemoved?.(from) === true) return REMOVED_REASON;
   const cluster = String(headers[PEER_HEADERS.clusterId] ?? "");
   const ours = opts.clusterId().toString(16);
   if (cluster !== ours) {

@@ -17,6 +17,8 @@ export interface PeerTransportOptions {
   logger: TransportLogger;
   tls?: PeerClientTls;
   maxQueuedBytes?: number;
+  /** Called when a peer says this member was removed from the cluster. */
+  onRemoved?: () => void;
   /** Test-only fault injection (messages to listed peers are dropped). */
   faults?: PeerFaults;
 }
@@ -118,6 +120,7 @@ export class PeerTransport implements RaftTransport {
             logger: this.opts.logger,
             maxQueuedBytes: this.opts.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES,
             onUnreachable: (peer) => this.opts.sink.unreachable(peer),
+            onRemoved: () => this.opts.onRemoved?.(),
           }),
         );
     }

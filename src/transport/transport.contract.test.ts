@@ -284,3 +284,41 @@ test(
     }
   },
 );
+
+test(
+  "HTTP/2 peer transport: a member removed from the cluster gets 410 and is told so",
+  { timeout: 20_000 },
+  async () => {
+    const sink = new Recorder();
+    const l = await listenPeerUrl(
+      "http://127.0.0.1:0",
+      createPeerStreamHandler({
+        self: "b",
+        clusterId: () => 1n,
+        sink,
+        logger: quiet,
+        isRemoved: (from) => from === "a",
+      }),
+      undefined,
+    );
+    let removed = 0;
+    const a = new PeerTransport({
+      self: "a",
+      clusterId: 1n,
+      peers: new Map([["b", [l.url]]]),
+      sink: new Recorder(),
+      logger: quiet,
+      onRemoved: () => removed++,
+    });
+    try {
+      await until(() => {
+        a.send([msg("a", "b", 1)]);
+        return removed > 0;
+      });
+      assert.equal(sink.received.length, 0);
+    } finally {
+      await a.close();
+      await l.close();
+    }
+  },
+);
