@@ -510,11 +510,34 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   }
 
   // ---- check ----
+  const wcEarly = checkWatches(watchers, { acknowledged, attemptedValues: attempted });
   const observed = new Set<string>();
   for (const op of history)
     if (op.output && "value" in op.output && op.output.value !== null) observed.add(op.output.value);
   for (const w of watchers) for (const e of w.responses.flat()) if (e.value !== null) observed.add(e.value);
-  const pruned = pruneUnobservedUnknowns(history, observed);
+  // The watchers saw every committed change under chaos/ (the watch check proves it, or fails
+  // the run), so an unknown write is settled by them: committed at the revision they show, or
+  // never. Settled writes keep their unknown linearization time, but the search no longer has to
+  // guess whether they happened, which keeps both models' searches short.
+  const committedAt = new Map<string, number>();
+  for (const w of watchers) {
+    if (w.prefix !== "chaos/" || w.startRevision !== 1) continue;
+    for (const e of w.responses.flat())
+      if (e.type === "PUT" && e.value !== null) committedAt.set(e.value, e.revision);
+  }
+  const watchComplete = wcEarly.violations.length === 0 && committedAt.size > 0;
+  const settled: KvOperation[] = [];
+  for (const op of history) {
+    const i = op.input;
+    if (!watchComplete || op.output !== undefined || (i.op !== "put" && i.op !== "cas") || i.value === null) {
+      settled.push(op);
+      continue;
+    }
+    const rev = committedAt.get(i.value);
+    if (rev === undefined) continue; // never committed
+    settled.push({ ...op, output: i.op === "put" ? { revision: rev } : { ok: true, revision: rev } });
+  }
+  const pruned = pruneUnobservedUnknowns(settled, observed);
   const lin = checkLinearizable(kvRegisterModel, pruned);
   // The whole store with revisions, over the entire history: revisions pin each operation's
   // place, so this search is usually short; when it runs out of budget it says "undecided".
@@ -523,7 +546,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     ? checkLinearizable(revisionedStoreModel, pruned, { stepsPerPart: 3_000_000 })
     : undefined;
   const storeMs = performance.now() - storeStarted;
-  const wc = checkWatches(watchers, { acknowledged, attemptedValues: attempted });
+  const wc = wcEarly;
   const describe = kvRegisterModel.describe as (op: KvOperation) => string;
   const violationText: string[] = [];
   if (!lin.ok && lin.failedPart !== undefined) {
