@@ -273,7 +273,10 @@ test(
       const peer = `http://127.0.0.1:${ports.peer}`;
       const added = await ctl("member", "add", "joiner", "--learner", `--peer-urls=${peer}`);
       assert.equal(added.code, 0, added.err);
-      const id = /Member ([0-9a-f]+) added to cluster/.exec(added.out)?.[1] as string;
+      // etcdctl prints IDs with %16x: a shorter one is padded with spaces.
+      const addedLine = /Member\s+([0-9a-f]+) added to cluster(\s+[0-9a-f]+)/.exec(added.out);
+      const id = addedLine?.[1] as string;
+      const clusterPadded = addedLine?.[2] as string;
       assert.ok(id, added.out);
       assert.match(added.out, /ETCD_INITIAL_CLUSTER_STATE="existing"/);
       // A second learner is refused while the first is one.
@@ -297,7 +300,7 @@ test(
       const promoted = await ctl("member", "promote", id);
       assert.equal(
         promoted.out,
-        `Member ${id} promoted in cluster ${/cluster ([0-9a-f]+)/.exec(added.out)?.[1]}`,
+        `Member ${" ".repeat(16 - id.length)}${id} promoted in cluster${clusterPadded}`,
       );
       assert.match((await ctl("member", "promote", id)).err, /can only promote a learner member/);
       await put(joiner.clientUrl, "via-joiner", "2");
