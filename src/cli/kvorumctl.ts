@@ -3,6 +3,7 @@
 
 import { Command } from "commander";
 import { VERSION } from "../version.js";
+import { registerBench } from "./bench.js";
 import { registerCheckWal } from "./check-wal.js";
 import { registerClusterUp } from "./cluster-up.js";
 
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerCheckWal(program);
   registerClusterUp(program);
+  registerBench(program);
   return program;
 }
 

@@ -1,0 +1,64 @@
+// kvorumctl bench against a real kvorum server: each workload runs to its --total (or
+// --duration) without errors and reports throughput, percentiles and a histogram as JSON.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { REPO_ROOT, startServer } from "./harness.js";
+
+async function bench(args: string[]): Promise<Record<string, unknown>> {
+  const child = spawn(
+    process.execPath,
+    [join(REPO_ROOT, "dist", "src", "cli", "kvorumctl.js"), "bench", ...args, "--json"],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+  child.stderr.on("data", (c: Buffer) => (err += c.toString()));
+  const code = await new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
+  assert.equal(code, 0, err);
+  return JSON.parse(out) as Record<string, unknown>;
+}
+
+test("kvorumctl bench: every workload against a kvorum server, as JSON", { timeout: 120_000 }, async () => {
+  const server = await startServer("kvorum");
+  try {
+    const endpoint = server.endpoint.replace("http://", "");
+    for (const workload of ["put", "range", "txn-put", "txn-mixed", "lease-keepalive"]) {
+      const r = await bench([
+        workload,
+        "--endpoints",
+        endpoint,
+        "--clients",
+        "4",
+        "--conns",
+        "2",
+        "--total",
+        "200",
+        "--key-space-size",
+        "50",
+      ]);
+      assert.equal(r["workload"], workload);
+      assert.equal(r["requests"], 200, `${workload}: ${JSON.stringify(r)}`);
+      assert.equal(r["errors"], 0);
+      const latency = r["latencyMs"] as Record<string, number>;
+      assert.ok(
+        latency["p50"]! > 0 && latency["p50"]! <= latency["p99"]! && latency["p99"]! <= latency["max"]!,
+      );
+      const hist = r["histogram"] as Array<{ count: number }>;
+      assert.ok(
+        Math.abs(hist.reduce((a, b) => a + b.count, 0) - 200) <= 10,
+        "the histogram holds every request",
+      );
+    }
+    const w = await bench(["watch-latency", "--endpoints", endpoint, "--total", "50"]);
+    assert.equal(w["requests"], 50);
+    const watch = await bench(["watch", "--endpoints", endpoint, "--clients", "3", "--total", "100"]);
+    assert.equal(watch["requests"], 300, "every put reaches each of the 3 watchers");
+  } finally {
+    await server.stop();
+  }
+});
