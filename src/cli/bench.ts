@@ -129,9 +129,8 @@ function summarize(
   let lower = 0;
   for (let i = 1; i <= buckets; i++) {
     const upper = i === buckets ? max : min * Math.pow(ratio, i);
-    let count = 0;
-    // Counts between lower and upper from the percentile distribution.
-    count = Math.round(h.totalCount * (percentileAt(h, upper) - percentileAt(h, lower)));
+    // Counts between lower and upper from the recorded distribution.
+    const count = Math.round(h.totalCount * (percentileAt(h, upper) - percentileAt(h, lower)));
     histogram.push({ upToMs: ms(upper), count });
     lower = upper;
   }
