@@ -4,13 +4,9 @@
 // Workloads (etcd3 npm client, one client process): sequential puts (latency), puts and
 // linearizable gets with many requests in flight (throughput). Prints one table and the ratios.
 // Run: npm run bench:api [-- puts=20000 inflight=64 valueBytes=256 members=1]
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Etcd3 } from "etcd3";
-import { freeLoopbackPort, startLocalCluster } from "../src/cli/local-cluster.js";
-import { startServer, type ServerKind } from "../test/e2e/harness.js";
+import type { ServerKind } from "../test/e2e/harness.js";
+import { startTarget } from "./targets.js";
 
 function arg(name: string, fallback: number): number {
   const hit = process.argv.slice(2).find((a) => a.startsWith(`${name}=`));
@@ -50,86 +46,8 @@ async function concurrently(
   return (ops / (performance.now() - start)) * 1000;
 }
 
-interface Target {
-  endpoints: string[];
-  stop(): Promise<void>;
-}
-
-/** etcd 3.4 as `size` processes, the way the local cluster starts Kvorum's. */
-async function startEtcdCluster(size: number): Promise<Target> {
-  const base = mkdtempSync(join(tmpdir(), "bench-etcd-cluster-"));
-  const ports = [];
-  for (let i = 0; i < size; i++)
-    ports.push({ client: await freeLoopbackPort(), peer: await freeLoopbackPort() });
-  const cluster = ports.map((p, i) => `e${i}=http://127.0.0.1:${p.peer}`).join(",");
-  const children: ChildProcess[] = ports.map((p, i) =>
-    spawn(
-      "etcd",
-      [
-        "--name",
-        `e${i}`,
-        "--data-dir",
-        join(base, `e${i}`),
-        "--listen-client-urls",
-        `http://127.0.0.1:${p.client}`,
-        "--advertise-client-urls",
-        `http://127.0.0.1:${p.client}`,
-        "--listen-peer-urls",
-        `http://127.0.0.1:${p.peer}`,
-        "--initial-advertise-peer-urls",
-        `http://127.0.0.1:${p.peer}`,
-        "--initial-cluster",
-        cluster,
-      ],
-      { stdio: "ignore" },
-    ),
-  );
-  const endpoints = ports.map((p) => `http://127.0.0.1:${p.client}`);
-  const deadline = Date.now() + 60_000;
-  for (const e of endpoints) {
-    for (;;) {
-      const ok = await fetch(`${e}/health`)
-        .then(async (r) => ((await r.json()) as { health?: string }).health === "true")
-        .catch(() => false);
-      if (ok) break;
-      if (Date.now() > deadline) throw new Error(`etcd at ${e} not healthy`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  return {
-    endpoints,
-    stop: async () => {
-      await Promise.all(
-        children.map(
-          (c) =>
-            new Promise<void>((r) => (c.exitCode !== null ? r() : (c.once("exit", () => r()), c.kill()))),
-        ),
-      );
-      rmSync(base, { recursive: true, force: true });
-    },
-  };
-}
-
-async function startTarget(kind: ServerKind): Promise<Target> {
-  if (members <= 1) {
-    const server = await startServer(kind, { readyTimeoutMs: 60_000 });
-    return { endpoints: [server.endpoint], stop: () => server.stop() };
-  }
-  if (kind === "etcd") return startEtcdCluster(members);
-  const base = mkdtempSync(join(tmpdir(), "bench-kvorum-cluster-"));
-  const cluster = await startLocalCluster({ size: members, baseDir: base });
-  await Promise.all(cluster.members.map((m) => m.waitHealthy(60_000)));
-  return {
-    endpoints: cluster.endpoints,
-    stop: async () => {
-      await cluster.stop();
-      rmSync(base, { recursive: true, force: true });
-    },
-  };
-}
-
 async function measure(kind: ServerKind): Promise<Result> {
-  const server = await startTarget(kind);
+  const server = await startTarget(kind, members);
   const client = new Etcd3({ hosts: server.endpoints });
   try {
     for (let i = 0; i < 200; i++) await client.put(`warm/${i}`).value(value); // connection, JIT

@@ -42,6 +42,8 @@ export interface LocalMember {
   output(): string;
   /** Resolves when the current process exits. */
   waitExit(): Promise<void>;
+  /** The current process's pid (undefined when not running). */
+  pid(): number | undefined;
 }
 
 export interface LocalCluster {
@@ -224,6 +226,7 @@ function makeMember(
     },
     output: () => tail.join("\n"),
     waitExit: () => exited,
+    pid: () => (running() ? child?.pid : undefined),
   };
   return member;
 }

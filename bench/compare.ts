@@ -1,0 +1,117 @@
+// npm run compare: the same workloads, with the same client (kvorumctl bench's runner), against
+// etcd 3.4 and Kvorum on this machine, 1 and 3 members on loopback with data on the same disk.
+// Runs alternate (etcd, kvorum, etcd, kvorum) so drift in the machine hits both; the best of the
+// runs per server is reported, with the Kvorum/etcd ratio and each server's RSS after its runs.
+// Run: npm run compare [-- members=1,3 rounds=2 total=10000]
+import { runBench, type BenchOptions, type BenchReport, type Workload } from "../src/cli/bench.js";
+import type { ServerKind } from "../test/e2e/harness.js";
+import { rssBytes, startTarget, type Target } from "./targets.js";
+
+function arg(name: string, fallback: string): string {
+  const hit = process.argv.slice(2).find((a) => a.startsWith(`${name}=`));
+  return hit === undefined ? fallback : hit.slice(name.length + 1);
+}
+
+const sizes = arg("members", "1,3").split(",").map(Number);
+const rounds = Number(arg("rounds", "2"));
+const total = Number(arg("total", "10000"));
+
+interface Case {
+  label: string;
+  workload: Workload;
+  clients: number;
+  conns: number;
+  consistency: "l" | "s";
+  total: number;
+}
+
+const cases: Case[] = [
+  {
+    label: "put, 1 client",
+    workload: "put",
+    clients: 1,
+    conns: 1,
+    consistency: "l",
+    total: Math.min(total, 2000),
+  },
+  { label: "put, 100 clients", workload: "put", clients: 100, conns: 10, consistency: "l", total },
+  {
+    label: "range (linearizable), 100 clients",
+    workload: "range",
+    clients: 100,
+    conns: 10,
+    consistency: "l",
+    total,
+  },
+  {
+    label: "range (serializable), 100 clients",
+    workload: "range",
+    clients: 100,
+    conns: 10,
+    consistency: "s",
+    total,
+  },
+];
+
+function options(c: Case, endpoints: string[]): BenchOptions {
+  return {
+    endpoints: endpoints.map((e) => e.replace("http://", "")),
+    conns: c.conns,
+    clients: c.clients,
+    total: c.total,
+    durationSec: 0,
+    keySize: 8,
+    valSize: 256,
+    keySpaceSize: 10_000,
+    sequentialKeys: false,
+    consistency: c.consistency,
+    targetLeader: false,
+    json: true,
+    progress: false,
+  };
+}
+
+const fmt = (n: number) => n.toLocaleString("en-US", { maximumFractionDigits: 0 });
+
+for (const size of sizes) {
+  const targets = new Map<ServerKind, Target>();
+  try {
+    for (const kind of ["etcd", "kvorum"] as const)
+      targets.set(kind, await startTarget(kind, size, { processes: true }));
+    const best = new Map<string, BenchReport>();
+    const rss = new Map<ServerKind, number>();
+    for (const c of cases) {
+      for (let r = 0; r < rounds; r++) {
+        for (const kind of ["etcd", "kvorum"] as const) {
+          const t = targets.get(kind) as Target;
+          process.stderr.write(`compare: ${size} member(s), ${c.label}, round ${r + 1}, ${kind} ...\n`);
+          const report = await runBench(c.workload, options(c, t.endpoints));
+          const key = `${c.label}|${kind}`;
+          const prev = best.get(key);
+          if (prev === undefined || report.perSecond > prev.perSecond) best.set(key, report);
+          rss.set(kind, Math.max(rss.get(kind) ?? 0, ...t.pids().map(rssBytes)));
+        }
+      }
+    }
+    console.log(
+      `\n### ${size} member${size === 1 ? "" : "s"} (best of ${rounds} alternating runs, 256-byte values)\n`,
+    );
+    console.log(
+      "| workload | etcd req/s | etcd p50 / p99 ms | kvorum req/s | kvorum p50 / p99 ms | kvorum/etcd |",
+    );
+    console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
+    for (const c of cases) {
+      const e = best.get(`${c.label}|etcd`) as BenchReport;
+      const k = best.get(`${c.label}|kvorum`) as BenchReport;
+      console.log(
+        `| ${c.label} | ${fmt(e.perSecond)} | ${e.latencyMs.p50.toFixed(2)} / ${e.latencyMs.p99.toFixed(2)} | ${fmt(k.perSecond)} | ${k.latencyMs.p50.toFixed(2)} / ${k.latencyMs.p99.toFixed(2)} | ${(k.perSecond / e.perSecond).toFixed(2)}× |`,
+      );
+    }
+    const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MiB`;
+    console.log(
+      `\nLargest RSS of one server process under this load: etcd ${mb(rss.get("etcd") ?? 0)}, kvorum ${mb(rss.get("kvorum") ?? 0)}.`,
+    );
+  } finally {
+    for (const t of targets.values()) await t.stop();
+  }
+}

@@ -1,0 +1,109 @@
+// What the comparison benchmarks run against: etcd 3.4 or Kvorum, one member (the e2e harness's
+// server) or a cluster of separate processes on loopback with fresh data dirs and default flags.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freeLoopbackPort, startLocalCluster } from "../src/cli/local-cluster.js";
+import { startServer, type ServerKind } from "../test/e2e/harness.js";
+
+/** Resident memory of a process in bytes (Linux /proc), 0 when unknown. */
+export function rssBytes(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m === null ? 0 : Number(m[1]) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
+export interface Target {
+  endpoints: string[];
+  /** The server processes (for RSS); empty when not known. */
+  pids(): number[];
+  stop(): Promise<void>;
+}
+
+/** etcd 3.4 as `size` processes, the way the local cluster starts Kvorum's. */
+export async function startEtcdCluster(size: number): Promise<Target> {
+  const base = mkdtempSync(join(tmpdir(), "bench-etcd-cluster-"));
+  const ports = [];
+  for (let i = 0; i < size; i++)
+    ports.push({ client: await freeLoopbackPort(), peer: await freeLoopbackPort() });
+  const cluster = ports.map((p, i) => `e${i}=http://127.0.0.1:${p.peer}`).join(",");
+  const children: ChildProcess[] = ports.map((p, i) =>
+    spawn(
+      "etcd",
+      [
+        "--name",
+        `e${i}`,
+        "--data-dir",
+        join(base, `e${i}`),
+        "--listen-client-urls",
+        `http://127.0.0.1:${p.client}`,
+        "--advertise-client-urls",
+        `http://127.0.0.1:${p.client}`,
+        "--listen-peer-urls",
+        `http://127.0.0.1:${p.peer}`,
+        "--initial-advertise-peer-urls",
+        `http://127.0.0.1:${p.peer}`,
+        "--initial-cluster",
+        cluster,
+      ],
+      { stdio: "ignore" },
+    ),
+  );
+  const endpoints = ports.map((p) => `http://127.0.0.1:${p.client}`);
+  const deadline = Date.now() + 60_000;
+  for (const e of endpoints) {
+    for (;;) {
+      const ok = await fetch(`${e}/health`)
+        .then(async (r) => ((await r.json()) as { health?: string }).health === "true")
+        .catch(() => false);
+      if (ok) break;
+      if (Date.now() > deadline) throw new Error(`etcd at ${e} not healthy`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return {
+    endpoints,
+    pids: () => children.flatMap((c) => (c.pid !== undefined && c.exitCode === null ? [c.pid] : [])),
+    stop: async () => {
+      await Promise.all(
+        children.map(
+          (c) =>
+            new Promise<void>((r) => (c.exitCode !== null ? r() : (c.once("exit", () => r()), c.kill()))),
+        ),
+      );
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function startTarget(
+  kind: ServerKind,
+  members: number,
+  opts: { processes?: boolean } = {},
+): Promise<Target> {
+  if (members <= 1 && opts.processes !== true) {
+    const server = await startServer(kind, { readyTimeoutMs: 60_000 });
+    return { endpoints: [server.endpoint], pids: () => [], stop: () => server.stop() };
+  }
+  if (kind === "etcd") return startEtcdCluster(members);
+  const base = mkdtempSync(join(tmpdir(), "bench-kvorum-cluster-"));
+  const cluster = await startLocalCluster({ size: members, baseDir: base });
+  await Promise.all(cluster.members.map((m) => m.waitHealthy(60_000)));
+  return {
+    endpoints: cluster.endpoints,
+    pids: () =>
+      cluster.members.flatMap((m) => {
+        const pid = m.pid();
+        return pid === undefined ? [] : [pid];
+      }),
+    stop: async () => {
+      await cluster.stop();
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
+}
