@@ -18,6 +18,7 @@ import {
   type LocalCluster,
   type LocalMember,
 } from "../cli/local-cluster.js";
+import { setPeerFaults } from "../transport/faults.js";
 import * as gw from "./gateway-client.js";
 
 export const FAULT_KINDS = ["kill", "pause", "partition", "leader-isolate", "restart", "membership"] as const;
@@ -139,6 +140,25 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     // ---- clients ----
     const live = () => cluster.members.filter((m) => m.running());
     const record = (op: KvOperation) => history.push(op);
+    /**
+     * Runs one write and records it with what the response said; a failure records an unknown
+     * outcome (it may have applied) unless the request surely never left (connection refused).
+     */
+    const write = async (
+      client: number,
+      input: KvOperation["input"],
+      attempt: () => Promise<{ output: NonNullable<KvOperation["output"]>; ack?: AcknowledgedWrite }>,
+    ): Promise<void> => {
+      const call = now();
+      try {
+        const { output, ack } = await attempt();
+        record({ client, input, output, call, ret: now() });
+        if (ack !== undefined) acknowledged.push(ack);
+      } catch (err) {
+        if (!(err instanceof gw.GatewayError && err.definite))
+          record({ client, input, output: undefined, call, ret: Infinity });
+      }
+    };
     const kvWorker = async (client: number) => {
       for (let n = 0; !stopping; n++) {
         const m = pick(live()) ?? cluster.members[0];
@@ -159,21 +179,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
             });
           } else if (r < 0.7) {
             attempted.add(value);
-            try {
+            await write(client, { op: "put", key, value }, async () => {
               const rev = await gw.put(m.clientUrl, key, value, OP_TIMEOUT_MS);
-              record({
-                client,
-                input: { op: "put", key, value },
-                output: { revision: rev },
-                call,
-                ret: now(),
-              });
-              acknowledged.push({ key, value, revision: rev });
-            } catch (err) {
-              if (!(err instanceof gw.GatewayError && err.definite)) {
-                record({ client, input: { op: "put", key, value }, output: undefined, call, ret: Infinity });
-              }
-            }
+              return { output: { revision: rev }, ack: { key, value, revision: rev } };
+            });
           } else if (r < 0.85) {
             // Compare-and-set on the value just read (a read, then a txn).
             const g = await gw.get(m.clientUrl, key, OP_TIMEOUT_MS);
@@ -184,48 +193,25 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
               call,
               ret: now(),
             });
-            const call2 = now();
             const next = random() < 0.2 ? null : value;
             if (next !== null) attempted.add(next);
-            try {
+            await write(client, { op: "cas", key, expect: g.value, value: next }, async () => {
               const c = await gw.cas(m.clientUrl, key, g.value, next, OP_TIMEOUT_MS);
-              record({
-                client,
-                input: { op: "cas", key, expect: g.value, value: next },
-                output: { ok: c.succeeded, revision: c.revision },
-                call: call2,
-                ret: now(),
-              });
               // Deleting a key that is absent changes nothing and makes no revision.
-              if (c.succeeded && (next !== null || g.value !== null))
-                acknowledged.push({ key, value: next, revision: c.revision });
-            } catch (err) {
-              if (!(err instanceof gw.GatewayError && err.definite)) {
-                record({
-                  client,
-                  input: { op: "cas", key, expect: g.value, value: next },
-                  output: undefined,
-                  call: call2,
-                  ret: Infinity,
-                });
-              }
-            }
+              const changed = c.succeeded && (next !== null || g.value !== null);
+              return {
+                output: { ok: c.succeeded, revision: c.revision },
+                ack: changed ? { key, value: next, revision: c.revision } : undefined,
+              };
+            });
           } else {
-            try {
+            await write(client, { op: "delete", key }, async () => {
               const d = await gw.del(m.clientUrl, key, OP_TIMEOUT_MS);
-              record({
-                client,
-                input: { op: "delete", key },
+              return {
                 output: { revision: d.revision, deleted: d.deleted },
-                call,
-                ret: now(),
-              });
-              if (d.deleted) acknowledged.push({ key, value: null, revision: d.revision });
-            } catch (err) {
-              if (!(err instanceof gw.GatewayError && err.definite)) {
-                record({ client, input: { op: "delete", key }, output: undefined, call, ret: Infinity });
-              }
-            }
+                ack: d.deleted ? { key, value: null, revision: d.revision } : undefined,
+              };
+            });
           }
         } catch {
           // A failed read has no effect; nothing to record.
@@ -281,28 +267,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
           const next = current !== undefined && random() < 0.2 ? null : value;
           if (next !== null) attempted.add(next);
           const expect = current?.value ?? null;
-          const call2 = now();
-          try {
+          await write(client, { op: "cas", key, expect, value: next }, async () => {
             const c = await gw.cas(m.clientUrl, key, expect, next, OP_TIMEOUT_MS, current?.modRevision);
-            record({
-              client,
-              input: { op: "cas", key, expect, value: next },
+            return {
               output: { ok: c.succeeded, revision: c.revision },
-              call: call2,
-              ret: now(),
-            });
-            if (c.succeeded) acknowledged.push({ key, value: next, revision: c.revision });
-          } catch (err) {
-            if (!(err instanceof gw.GatewayError && err.definite)) {
-              record({
-                client,
-                input: { op: "cas", key, expect, value: next },
-                output: undefined,
-                call: call2,
-                ret: Infinity,
-              });
-            }
-          }
+              ack: c.succeeded ? { key, value: next, revision: c.revision } : undefined,
+            };
+          });
         } catch {
           // list failed: no effect
         }
@@ -604,25 +575,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   };
 }
 
-async function setFaultsQuiet(
-  peerUrl: string,
-  faults: { dropTo?: string[]; dropFrom?: string[] },
-): Promise<void> {
-  const http2 = await import("node:http2");
-  await new Promise<void>((resolve) => {
-    const session = http2.connect(peerUrl);
-    const done = () => {
-      session.destroy();
-      resolve();
-    };
-    session.on("error", done);
-    const req = session.request({ ":method": "PUT", ":path": "/test/faults" });
-    req.on("error", done);
-    req.on("close", done);
-    req.resume();
-    req.end(JSON.stringify(faults));
-    setTimeout(done, 2000).unref();
-  });
+/** Fault changes are best effort: a paused or dead member cannot take them (and needs none). */
+function setFaultsQuiet(peerUrl: string, faults: { dropTo?: string[]; dropFrom?: string[] }): Promise<void> {
+  return setPeerFaults(peerUrl, faults).catch(() => {});
 }
 
 async function cluster(url: string, path: string, body: unknown): Promise<Record<string, unknown>> {

@@ -4,6 +4,7 @@
 // accepts PUT /test/faults with {"dropTo": [member IDs in hex], "dropFrom": [...]} (empty lists
 // heal). The chaos harness and the cluster tests use it; production members never enable it.
 import type { NodeId } from "../raft/index.js";
+import { connectPeer } from "./dial.js";
 
 export const FAULTS_PATH = "/test/faults";
 export const FAULT_INJECTION_ENV = "KVORUM_FAULT_INJECTION";
@@ -44,4 +45,44 @@ export class PeerFaults {
 /** The faults object when the environment enables fault injection, else undefined. */
 export function faultsFromEnv(env: Record<string, string | undefined>): PeerFaults | undefined {
   return env[FAULT_INJECTION_ENV] === "1" ? new PeerFaults() : undefined;
+}
+
+/**
+ * Sets the drop lists of a member started with KVORUM_FAULT_INJECTION=1 (empty lists heal).
+ * Rejects when the member does not answer 200 within timeoutMs.
+ */
+export async function setPeerFaults(
+  peerUrl: string,
+  faults: { dropTo?: string[]; dropFrom?: string[] },
+  timeoutMs = 2000,
+): Promise<void> {
+  const session = connectPeer(peerUrl, undefined);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`${peerUrl}${FAULTS_PATH}: no answer within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      const fail = (err: Error) => {
+        clearTimeout(timer);
+        reject(err);
+      };
+      session.on("error", fail);
+      const stream = session.request({ ":method": "PUT", ":path": FAULTS_PATH });
+      let status = 0;
+      let body = "";
+      stream.on("response", (h) => (status = Number(h[":status"])));
+      stream.setEncoding("utf8");
+      stream.on("data", (c: string) => (body += c));
+      stream.on("error", fail);
+      stream.on("end", () => {
+        clearTimeout(timer);
+        if (status === 200) resolve();
+        else reject(new Error(`${peerUrl}${FAULTS_PATH}: ${status} ${body}`));
+      });
+      stream.end(JSON.stringify(faults));
+    });
+  } finally {
+    session.destroy();
+  }
 }

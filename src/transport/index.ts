@@ -12,7 +12,8 @@ export * from "./protocol.js";
 export { encodeMessages, decodeMessages } from "./message-codec.js";
 export { FrameReader, FrameTooLargeError, frame } from "./frames.js";
 export { loadPeerTls, type PeerTls, type PeerTlsConfig } from "./tls.js";
-export { PeerFaults, faultsFromEnv, FAULTS_PATH, FAULT_INJECTION_ENV } from "./faults.js";
+export { PeerFaults, faultsFromEnv, setPeerFaults, FAULTS_PATH, FAULT_INJECTION_ENV } from "./faults.js";
+export { connectPeer, dialPeer } from "./dial.js";
 export {
   PeerRpcClient,
   PeerRpcError,

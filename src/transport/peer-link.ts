@@ -4,9 +4,8 @@
 // without bound: raft retransmits, and the member is told the peer is unreachable so the leader
 // goes back to probing it.
 import http2 from "node:http2";
-import net from "node:net";
-import tls from "node:tls";
 import type { Message, NodeId } from "../raft/index.js";
+import { connectPeer } from "./dial.js";
 import { encodeMessages } from "./message-codec.js";
 import { frame } from "./frames.js";
 import { PEER_HEADERS, RAFT_STREAM_PATH, type PeerClientTls, type TransportLogger } from "./protocol.js";
@@ -91,10 +90,7 @@ export class PeerLink {
     this.state = "connecting";
     const url = this.urls[this.urlIndex % this.urls.length] as string;
     const tls = this.opts.tls;
-    const session = http2.connect(url, {
-      createConnection: () => dial(url, tls),
-      settings: { initialWindowSize: 4 * 1024 * 1024 },
-    });
+    const session = connectPeer(url, tls, { initialWindowSize: 4 * 1024 * 1024 });
     this.session = session;
     session.on("error", (err: Error) => this.failed(session, `${url}: ${err.message}`));
     session.on("close", () => this.failed(session, `${url}: connection closed`));
@@ -181,26 +177,4 @@ export class PeerLink {
     stream?.destroy();
     session?.destroy();
   }
-}
-
-/** Opens the TCP (or TLS, for https) connection of a peer session, with Nagle off. */
-function dial(url: string, peerTls: PeerClientTls | undefined): net.Socket {
-  const u = new URL(url);
-  const host = u.hostname.replace(/^\[(.*)\]$/, "$1");
-  const connectHost = host === "localhost" ? "127.0.0.1" : host;
-  if (u.protocol === "https:") {
-    const socket = tls.connect({
-      host: connectHost,
-      port: Number(u.port || 443),
-      servername: net.isIP(host) === 0 ? host : undefined,
-      ALPNProtocols: ["h2"],
-      ca: peerTls?.ca,
-      cert: peerTls?.cert,
-      key: peerTls?.key,
-      rejectUnauthorized: peerTls?.rejectUnauthorized ?? true,
-    });
-    socket.setNoDelay(true);
-    return socket;
-  }
-  return net.connect({ host: connectHost, port: Number(u.port || 80), noDelay: true });
 }

@@ -4,9 +4,8 @@
 // gRPC code, so the follower can hand the leader's answer to its client unchanged). Sessions are
 // kept per peer URL and dropped on error; each call is bounded in time.
 import http2 from "node:http2";
-import net from "node:net";
-import tls from "node:tls";
 import type { NodeId } from "../raft/index.js";
+import { connectPeer } from "./dial.js";
 import type { PeerFaults } from "./faults.js";
 import { PEER_HEADERS, type PeerClientTls } from "./protocol.js";
 import type { PeerCaller } from "./types.js";
@@ -112,27 +111,7 @@ export class PeerRpcClient implements PeerCaller {
   private session(url: string): http2.ClientHttp2Session {
     const cached = this.sessions.get(url);
     if (cached !== undefined && !cached.closed && !cached.destroyed) return cached;
-    const peerTls = this.opts.tls;
-    const session = http2.connect(url, {
-      createConnection: () => {
-        const u = new URL(url);
-        const host = u.hostname.replace(/^\[(.*)\]$/, "$1");
-        const connectHost = host === "localhost" ? "127.0.0.1" : host;
-        if (u.protocol === "https:") {
-          return tls.connect({
-            host: connectHost,
-            port: Number(u.port || 443),
-            servername: net.isIP(host) === 0 ? host : undefined,
-            ALPNProtocols: ["h2"],
-            ca: peerTls?.ca,
-            cert: peerTls?.cert,
-            key: peerTls?.key,
-            rejectUnauthorized: peerTls?.rejectUnauthorized ?? true,
-          });
-        }
-        return net.connect({ host: connectHost, port: Number(u.port || 80), noDelay: true });
-      },
-    });
+    const session = connectPeer(url, this.opts.tls);
     const forget = () => {
       if (this.sessions.get(url) === session) this.sessions.delete(url);
     };
@@ -152,26 +131,7 @@ export async function fetchPeerJson(
   peerTls: PeerClientTls | undefined,
   timeoutMs: number,
 ): Promise<unknown> {
-  const session = http2.connect(url, {
-    createConnection: () => {
-      const u = new URL(url);
-      const host = u.hostname.replace(/^\[(.*)\]$/, "$1");
-      const connectHost = host === "localhost" ? "127.0.0.1" : host;
-      if (u.protocol === "https:") {
-        return tls.connect({
-          host: connectHost,
-          port: Number(u.port || 443),
-          servername: net.isIP(host) === 0 ? host : undefined,
-          ALPNProtocols: ["h2"],
-          ca: peerTls?.ca,
-          cert: peerTls?.cert,
-          key: peerTls?.key,
-          rejectUnauthorized: peerTls?.rejectUnauthorized ?? true,
-        });
-      }
-      return net.connect({ host: connectHost, port: Number(u.port || 80), noDelay: true });
-    },
-  });
+  const session = connectPeer(url, peerTls);
   try {
     return await new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(

@@ -2,10 +2,8 @@
 // own, body = one frame holding the message, then the data as it is read (with backpressure).
 // Resolves with the bytes sent once the peer answers 200 (it has stored the data and handed the
 // message to raft); rejects with the peer's reason otherwise.
-import http2 from "node:http2";
-import net from "node:net";
-import tls from "node:tls";
 import type { Message, NodeId } from "../raft/index.js";
+import { connectPeer } from "./dial.js";
 import { frame } from "./frames.js";
 import { encodeMessages } from "./message-codec.js";
 import { PEER_HEADERS, RAFT_SNAPSHOT_PATH, type PeerClientTls } from "./protocol.js";
@@ -15,29 +13,6 @@ export interface SnapshotSendOptions {
   self: NodeId;
   clusterId: bigint;
   tls?: PeerClientTls;
-}
-
-export function connectPeer(url: string, peerTls: PeerClientTls | undefined): http2.ClientHttp2Session {
-  return http2.connect(url, {
-    createConnection: () => {
-      const u = new URL(url);
-      const host = u.hostname.replace(/^\[(.*)\]$/, "$1");
-      const connectHost = host === "localhost" ? "127.0.0.1" : host;
-      if (u.protocol === "https:") {
-        return tls.connect({
-          host: connectHost,
-          port: Number(u.port || 443),
-          servername: net.isIP(host) === 0 ? host : undefined,
-          ALPNProtocols: ["h2"],
-          ca: peerTls?.ca,
-          cert: peerTls?.cert,
-          key: peerTls?.key,
-          rejectUnauthorized: peerTls?.rejectUnauthorized ?? true,
-        });
-      }
-      return net.connect({ host: connectHost, port: Number(u.port || 80), noDelay: true });
-    },
-  });
 }
 
 export async function sendSnapshotOverHttp2(

@@ -1,7 +1,7 @@
 // A small client for the multi-process cluster tests: the JSON gateway for puts, ranges and
 // status (one HTTP request per call, bounded in time, to one chosen member), and the peer port's
 // test-only fault route for partitions.
-import http2 from "node:http2";
+import { setPeerFaults } from "../../src/transport/faults.js";
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 const unb64 = (s: string) => Buffer.from(s, "base64").toString("utf8");
@@ -74,28 +74,7 @@ export async function rangePrefix(
 }
 
 /** Sets the drop lists of a member started with KVORUM_FAULT_INJECTION=1 (empty lists heal). */
-export async function setFaults(
-  peerUrl: string,
-  faults: { dropTo?: string[]; dropFrom?: string[] },
-): Promise<void> {
-  const session = http2.connect(peerUrl);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      session.on("error", reject);
-      const stream = session.request({ ":method": "PUT", ":path": "/test/faults" });
-      let status = 0;
-      let body = "";
-      stream.on("response", (h) => (status = Number(h[":status"])));
-      stream.setEncoding("utf8");
-      stream.on("data", (c: string) => (body += c));
-      stream.on("end", () => (status === 200 ? resolve() : reject(new Error(`faults: ${status} ${body}`))));
-      stream.on("error", reject);
-      stream.end(JSON.stringify(faults));
-    });
-  } finally {
-    session.close();
-  }
-}
+export const setFaults = setPeerFaults;
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

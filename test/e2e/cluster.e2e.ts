@@ -398,6 +398,9 @@ test(
           [0, 1, 2, 3, 4].flatMap((i) => ["PUT", `wl/${i}`, `v${i}`]),
         );
 
+        // Measured from before the grant: the lease cannot end earlier than 4 s after this. (Timing
+        // from after the put, as before, undercounted by two etcdctl start-ups on a busy machine.)
+        const grantedAt = Date.now();
         const granted = await etcdctl({ endpoint: follower.clientUrl }, ["lease", "grant", "4"]);
         const leaseId = /lease ([0-9a-f]+) granted/.exec(granted.stdout)?.[1] as string;
         assert.ok(leaseId, granted.stderr);
@@ -409,7 +412,6 @@ test(
           "x",
         ]);
         assert.equal(attached.code, 0, attached.stderr);
-        const grantedAt = Date.now();
         await leader.kill("SIGKILL");
         // Only a leader expires leases; the new one gives every lease at least an election
         // timeout more, so the key is still there right after the change...
