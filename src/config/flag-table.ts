@@ -98,8 +98,15 @@ export const FLAGS: readonly FlagSpec[] = [
   flag("max-snapshots", "uint", "5", "member", X, "snapshot files to keep (0 = unlimited)"),
   flag("max-wals", "uint", "5", "member", X, "WAL files to keep (0 = unlimited)"),
   flag("quota-backend-bytes", "uint", "0", "member", S, "backend size that raises an alarm (0 = 2 GiB)"),
-  flag("backend-batch-interval", "string", "", "member", X, "longest time before a backend commit"),
-  flag("backend-batch-limit", "uint", "0", "member", X, "most operations before a backend commit"),
+  flag(
+    "backend-batch-interval",
+    "string",
+    "",
+    "member",
+    S,
+    "longest time before a backend commit (a Go duration; empty or 0: 100ms)",
+  ),
+  flag("backend-batch-limit", "uint", "0", "member", S, "most writes before a backend commit (0: 10000)"),
   flag("max-txn-ops", "uint", "128", "member", S, "most operations in one transaction"),
   flag("max-request-bytes", "uint", "1572864", "member", S, "largest client request in bytes"),
   flag(

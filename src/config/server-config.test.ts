@@ -43,6 +43,8 @@ describe("defaults", () => {
     assert.equal(config.initialClusterToken, "etcd-cluster");
     assert.equal(config.heartbeatIntervalMs, 100);
     assert.equal(config.electionTimeoutMs, 1000);
+    assert.equal(config.backendBatchIntervalMs, 100);
+    assert.equal(config.backendBatchLimit, 10_000);
     assert.equal(config.snapshotCount, 100000);
     assert.equal(config.quotaBackendBytes, 2 * 1024 * 1024 * 1024);
     assert.equal(config.maxRequestBytes, 1572864);
@@ -73,6 +75,18 @@ describe("defaults", () => {
   test("the flag table lists every flag of `etcd --help` (etcd 3.4), 83 with config-file/help/version, plus etcd 3.5's --experimental-snapshot-catchup-entries", () => {
     assert.equal(FLAGS.length, 84);
     assert.equal(new Set(FLAGS.map((f) => f.name)).size, FLAGS.length);
+  });
+});
+
+describe("backend batching flags", () => {
+  test("--backend-batch-interval takes a Go duration and --backend-batch-limit a count; 0 means etcd's default", () => {
+    const set = parse(["--backend-batch-interval", "250ms", "--backend-batch-limit", "500"]).config;
+    assert.equal(set.backendBatchIntervalMs, 250);
+    assert.equal(set.backendBatchLimit, 500);
+    const zero = parse(["--backend-batch-interval", "0s", "--backend-batch-limit", "0"]).config;
+    assert.equal(zero.backendBatchIntervalMs, 100);
+    assert.equal(zero.backendBatchLimit, 10_000);
+    assert.throws(() => parse(["--backend-batch-interval", "soon"]), ConfigError);
   });
 });
 

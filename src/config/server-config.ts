@@ -41,6 +41,10 @@ export interface ServerConfig {
   heartbeatIntervalMs: number;
   electionTimeoutMs: number;
   snapshotCount: number;
+  /** Longest time an applied write waits for its backend commit (etcd's 0 → 100 ms). */
+  backendBatchIntervalMs: number;
+  /** Most writes in one backend commit (etcd's 0 → 10000). */
+  backendBatchLimit: number;
   /** Effective quota: etcd's 0 is already replaced by the 2 GiB default. */
   quotaBackendBytes: number;
   maxRequestBytes: number;
@@ -78,6 +82,9 @@ export interface ParsedServerConfig {
 }
 
 export const DEFAULT_QUOTA_BACKEND_BYTES = 2 * 1024 * 1024 * 1024;
+/** etcd's backend commit interval and size when the flags are 0 (mvcc/backend defaults). */
+export const DEFAULT_BACKEND_BATCH_INTERVAL_MS = 100;
+export const DEFAULT_BACKEND_BATCH_LIMIT = 10_000;
 /** etcd's maxElectionMs. */
 export const MAX_ELECTION_TIMEOUT_MS = 50_000;
 const DEFAULT_NAME = "default";
@@ -247,7 +254,7 @@ class ValueReader {
     return { text: spec.defaultText, source: { kind: "flag", flag: `--${name}` } };
   }
 
-  private typed<T>(name: string, parse: (text: string) => T): T {
+  typed<T>(name: string, parse: (text: string) => T): T {
     const { text, source } = this.entry(name);
     try {
       return parse(text);
@@ -316,6 +323,12 @@ function buildConfig(values: ValueReader, configFile: string): ServerConfig {
     heartbeatIntervalMs: values.uint("heartbeat-interval"),
     electionTimeoutMs: values.uint("election-timeout"),
     snapshotCount: values.uint("snapshot-count"),
+    backendBatchIntervalMs: values.typed("backend-batch-interval", (text) =>
+      text === ""
+        ? DEFAULT_BACKEND_BATCH_INTERVAL_MS
+        : parseGoDurationMs(text) || DEFAULT_BACKEND_BATCH_INTERVAL_MS,
+    ),
+    backendBatchLimit: values.uint("backend-batch-limit") || DEFAULT_BACKEND_BATCH_LIMIT,
     quotaBackendBytes: quota === 0 ? DEFAULT_QUOTA_BACKEND_BYTES : quota,
     maxRequestBytes: values.uint("max-request-bytes"),
     maxTxnOps: values.uint("max-txn-ops"),

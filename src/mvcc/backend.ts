@@ -52,7 +52,15 @@ export interface Backend {
    * (dropped if it aborts). Outside a transaction it runs immediately.
    */
   afterCommit(fn: () => void): void;
-  /** Bytes the stored data occupies (for the space quota and Status.dbSize). */
+  /**
+   * Bytes the stored data occupies (for the space quota and Status.dbSize). A batched backend
+   * counts committed batches only, so it may lag up to one batch (as etcd's backend size does).
+   */
   sizeBytes(): number;
+  /**
+   * Resolves once every writeTxn that has returned is durable on disk and in the backend's files
+   * (a batched backend commits its open batch). Nothing to do for a backend without files.
+   */
+  sync(): Promise<void>;
   close(): Promise<void>;
 }

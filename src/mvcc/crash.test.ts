@@ -107,6 +107,7 @@ function faulty(inner: Backend, failAt: number): Backend {
     writeTxn: (fn) => inner.writeTxn(fn),
     afterCommit: (fn) => inner.afterCommit(fn),
     sizeBytes: () => inner.sizeBytes(),
+    sync: () => inner.sync(),
     close: () => inner.close(),
   };
 }

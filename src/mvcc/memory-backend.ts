@@ -176,6 +176,11 @@ export class MemoryBackend implements Backend {
     return total;
   }
 
+  /** Nothing to make durable: the tables live in memory only. */
+  sync(): Promise<void> {
+    return Promise.resolve();
+  }
+
   close(): Promise<void> {
     this.closed = true;
     return Promise.resolve();

@@ -5,7 +5,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Backend } from "./backend.js";
-import { openLmdbBackend } from "./lmdb-backend.js";
+import { openLmdbBackend, type LmdbBackendOptions } from "./lmdb-backend.js";
 import { MemoryBackend } from "./memory-backend.js";
 
 export interface TestBackend {
@@ -20,6 +20,28 @@ export interface BackendKind {
   create(): Promise<TestBackend>;
 }
 
+function lmdbKind(name: string, opts: LmdbBackendOptions): BackendKind {
+  return {
+    name,
+    create: async () => {
+      const dir = await fs.mkdtemp(path.join(os.tmpdir(), "kvorum-mvcc-"));
+      const t: TestBackend = {
+        backend: openLmdbBackend(dir, opts),
+        reopen: async () => {
+          await t.backend.close();
+          t.backend = openLmdbBackend(dir, opts);
+          return t.backend;
+        },
+        cleanup: async () => {
+          await t.backend.close();
+          await fs.rm(dir, { recursive: true, force: true });
+        },
+      };
+      return t;
+    },
+  };
+}
+
 export const BACKEND_KINDS: BackendKind[] = [
   {
     name: "memory",
@@ -32,25 +54,9 @@ export const BACKEND_KINDS: BackendKind[] = [
       });
     },
   },
-  {
-    name: "lmdb",
-    create: async () => {
-      const dir = await fs.mkdtemp(path.join(os.tmpdir(), "kvorum-mvcc-"));
-      const t: TestBackend = {
-        backend: openLmdbBackend(dir, { durability: "lazy" }),
-        reopen: async () => {
-          await t.backend.close();
-          t.backend = openLmdbBackend(dir, { durability: "lazy" });
-          return t.backend;
-        },
-        cleanup: async () => {
-          await t.backend.close();
-          await fs.rm(dir, { recursive: true, force: true });
-        },
-      };
-      return t;
-    },
-  },
+  lmdbKind("lmdb", { durability: "lazy" }),
+  // Batched as the server runs it, but committing every 3 writes or 5 ms so tests cross commits.
+  lmdbKind("lmdb-batched", { durability: "lazy", batch: { intervalMs: 5, limit: 3 } }),
 ];
 
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);

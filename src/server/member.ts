@@ -7,7 +7,13 @@
 import type { ServerConfig } from "../config/server-config.js";
 import { ETCD_API_VERSION } from "../version.js";
 import { EtcdError, Errors } from "../mvcc/errors.js";
-import { MemoryBackend, MvccStore, openLmdbBackend, type Backend } from "../mvcc/index.js";
+import {
+  MemoryBackend,
+  MvccStore,
+  openLmdbBackend,
+  type Backend,
+  type LmdbBackendOptions,
+} from "../mvcc/index.js";
 import type {
   CompactionRequest,
   CompactionResponse,
@@ -348,6 +354,12 @@ export class Member implements MemberApi {
     // the backend already has the other effects up to its applied index and skips them by index.
     // (Starting at the backend's applied index instead lost membership changes on restart.)
     this.snapshotIndex = logStore.snapshot().metadata.index;
+    if (storedApplied < this.snapshotIndex) {
+      // The WAL keeps entries after its snapshot only; the backend must have everything before.
+      throw new Error(
+        `backend applied index ${storedApplied} is behind the raft snapshot at ${this.snapshotIndex}: the entries between are no longer in the WAL`,
+      );
+    }
     const applied = Math.max(
       logStore.firstIndex() - 1,
       Math.min(this.snapshotIndex, initial.hardState.commit),
@@ -393,6 +405,7 @@ export class Member implements MemberApi {
         : { voters: [...identity.members.values()].map(nodeIdOf), learners: [] };
     if (!bootstrap.voters.includes(self) && !bootstrap.learners.includes(self)) bootstrap.voters.push(self);
     let backend: Backend | undefined;
+    let onBackendFailure = (err: unknown): void => opts.logger?.error({ err }, "backend commit failed");
     let logStore: RaftLogStore | undefined;
     let release = () => {};
     try {
@@ -407,7 +420,9 @@ export class Member implements MemberApi {
           logger: { warn: (m: string) => opts.logger?.warn({}, m) },
         });
         await recoverLogSnapshot(config.dataDir, marker, logStore);
-        backend = openLmdbBackend(dir.layout.db);
+        backend = openLmdbBackend(dir.layout.db, {
+          batch: backendBatching(config, (err) => onBackendFailure(err)),
+        });
       } else {
         logStore = new MemoryRaftLogStore(bootstrap, {
           catchUpEntries: config.experimentalSnapshotCatchupEntries,
@@ -415,6 +430,7 @@ export class Member implements MemberApi {
         backend = new MemoryBackend();
       }
       const member = new Member(opts, backend, logStore, opts.transport ?? new NoPeerTransport(), release);
+      onBackendFailure = (err) => member.fail(err);
       member.begin();
       return member;
     } catch (err) {
@@ -1308,7 +1324,9 @@ export class Member implements MemberApi {
       await writeInstallMarker(this.config.dataDir, metadata);
       await this.backend.close();
       await swapInBackendFile(this.config.dataDir);
-      backend = openLmdbBackend(dataDirLayout(this.config.dataDir).db);
+      backend = openLmdbBackend(dataDirLayout(this.config.dataDir).db, {
+        batch: backendBatching(this.config, (err) => this.fail(err)),
+      });
     } else {
       backend = decodeMemorySnapshot(incoming.bytes ?? new Uint8Array(0));
       await this.backend.close();
@@ -1476,10 +1494,13 @@ export class Member implements MemberApi {
     if (this.snapshotting || this.appliedIndex - this.snapshotIndex < this.config.snapshotCount) return;
     this.snapshotting = true;
     const index = this.appliedIndex;
-    // The state itself is durable in the backend; the snapshot records where it stands.
+    // The state itself is in the backend; the snapshot records where it stands. The WAL entries
+    // up to `index` are released with it, so the backend's batch holding them is made durable first.
     const data = new TextEncoder().encode(JSON.stringify({ revision: this.store.currentRevision() }));
-    this.logStore
-      .createSnapshot(index, this.confState, data)
+    const confState = this.confState;
+    this.backend
+      .sync()
+      .then(() => this.logStore.createSnapshot(index, confState, data))
       .then(
         () => {
           this.snapshotIndex = index;
@@ -1501,6 +1522,19 @@ export function peerUrlsOf(config: ServerConfig, identity: MemberIdentity): Map<
     out.set(nodeIdOf(id), [...(config.initialCluster[name] ?? [])]);
   }
   return out;
+}
+
+/**
+ * How the member's LMDB backend commits: batches of applied entries, committed and fsynced every
+ * --backend-batch-interval or --backend-batch-limit writes (etcd's backend batching). The WAL
+ * makes each write durable before it is acknowledged; a crash loses at most the open batch, which
+ * the restart replays from the WAL (docs/adr/0011-backend-batching.md).
+ */
+function backendBatching(
+  config: ServerConfig,
+  onCommitError: (err: unknown) => void,
+): NonNullable<LmdbBackendOptions["batch"]> {
+  return { intervalMs: config.backendBatchIntervalMs, limit: config.backendBatchLimit, onCommitError };
 }
 
 /** Starts one member: opens (or creates) its storage and begins serving MemberApi calls. */

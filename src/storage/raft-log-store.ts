@@ -167,7 +167,7 @@ export class DurableLogStore extends MemoryBackedStore implements RaftLogStore {
     return this.wal.segmentFiles().length;
   }
 
-  save(update: LogUpdate, _sync: boolean): Promise<void> {
+  save(update: LogUpdate, sync: boolean): Promise<void> {
     const failed = this.failed;
     if (failed) return Promise.reject(failed);
     if (!update.snapshot && !update.hardState && update.entries.length === 0) return Promise.resolve();
@@ -185,7 +185,8 @@ export class DurableLogStore extends MemoryBackedStore implements RaftLogStore {
       });
     for (const entry of update.entries) records.push({ type: RecordType.Entry, entry });
     if (update.hardState) records.push({ type: RecordType.HardState, hardState: { ...update.hardState } });
-    if (!snap) return this.ordered(records);
+    // Raft's MustSync is false only when nothing but the commit index changed: no fdatasync.
+    if (!snap) return this.ordered(records, undefined, sync || update.entries.length > 0);
     return this.ordered(records, () => this.writeSnapshot(snap)).then(() => this.snapshotDurable(snap));
   }
 
@@ -248,12 +249,12 @@ export class DurableLogStore extends MemoryBackedStore implements RaftLogStore {
    * Append records to the WAL in call order. With `before` (a snapshot file write), the records
    * are queued only after it finishes, and so are the records of every later call.
    */
-  private ordered(records: WalRecord[], before?: () => Promise<void>): Promise<void> {
-    if (!before && !this.gate) return this.wal.append(records);
+  private ordered(records: WalRecord[], before?: () => Promise<void>, sync = true): Promise<void> {
+    if (!before && !this.gate) return this.wal.append(records, { sync });
     const gate = (this.gate ?? Promise.resolve()).then(() => before?.());
     const done = gate.then(() => {
       const failed = this.failed;
-      return failed ? Promise.reject(failed) : this.wal.append(records);
+      return failed ? Promise.reject(failed) : this.wal.append(records, { sync });
     });
     const next = gate.then(
       () => undefined,

@@ -38,6 +38,36 @@ test("concurrent appends are written together: far fewer fdatasyncs than appends
   await again.close();
 });
 
+test("a commit-only hard state (MustSync false) costs no fdatasync and goes out with the next sync or at close", async () => {
+  const dir = await freshDir();
+  let syncs = 0;
+  const faults: WalFaults = { beforeSync: () => void syncs++ };
+  const s = await DurableLogStore.open(dir, { logger: quietLogger, faults, segmentSize: 1 << 20 });
+  await s.save({ entries: range(1, 3, 1), hardState: { term: 1, vote: "a", commit: 1 } }, true);
+  const before = syncs;
+  await s.save({ entries: [], hardState: { term: 1, vote: "a", commit: 3 } }, false);
+  assert.equal(syncs, before, "a commit-only save must not fdatasync");
+  await s.save({ entries: [entry(4, 1)] }, true);
+  assert.equal(syncs, before + 1);
+  await s.save({ entries: [], hardState: { term: 1, vote: "a", commit: 4 } }, false);
+  await s.close();
+  const again = await DurableLogStore.open(dir, { logger: quietLogger, segmentSize: 1 << 20 });
+  assert.equal(again.lastIndex(), 4);
+  assert.deepEqual(again.initialState().hardState, { term: 1, vote: "a", commit: 4 });
+  await again.close();
+});
+
+test("a save with entries is synced even when called with sync false", async () => {
+  const dir = await freshDir();
+  let syncs = 0;
+  const faults: WalFaults = { beforeSync: () => void syncs++ };
+  const s = await DurableLogStore.open(dir, { logger: quietLogger, faults, segmentSize: 1 << 20 });
+  const before = syncs;
+  await s.save({ entries: [entry(1, 1)] }, false);
+  assert.equal(syncs, before + 1);
+  await s.close();
+});
+
 test("segments rotate when full and are released once a snapshot covers them", async () => {
   const dir = await freshDir();
   const opts = { logger: quietLogger, segmentSize: 4096, catchUpEntries: 10 };

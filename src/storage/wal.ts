@@ -43,6 +43,8 @@ export interface WalTail {
 
 interface Pending {
   records: readonly WalRecord[];
+  /** False for records that wait for the next synced append (see append). */
+  sync: boolean;
   resolve: () => void;
   reject: (err: Error) => void;
 }
@@ -128,12 +130,20 @@ export class Wal {
     return this.segments;
   }
 
-  /** Append records; resolves once they are written and fdatasync'd. */
-  append(records: readonly WalRecord[]): Promise<void> {
+  /**
+   * Append records; resolves once they are written and fdatasync'd. With `sync: false` (raft's
+   * MustSync false: only the commit index moved) the records are queued and resolve at once; they
+   * go out, in order, with the next synced append or at close, and a crash may lose them.
+   */
+  append(records: readonly WalRecord[], opts: { sync?: boolean } = {}): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new Error("wal: closed"));
+    if (opts.sync === false) {
+      this.queue.push({ records, sync: false, resolve: () => undefined, reject: () => undefined });
+      return Promise.resolve();
+    }
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ records, resolve, reject });
+      this.queue.push({ records, sync: true, resolve, reject });
       if (!this.loop) this.loop = this.flushLoop();
     });
   }
@@ -164,6 +174,7 @@ export class Wal {
   /** Wait for queued appends, then close the files. */
   async close(): Promise<void> {
     this.closed = true;
+    if (!this.loop && this.queue.length > 0 && !this.failure) this.loop = this.flushLoop();
     while (this.loop) await this.loop;
     await this.releaseChain;
     await this.cur.fh.close();
@@ -177,7 +188,8 @@ export class Wal {
 
   private async flushLoop(): Promise<void> {
     try {
-      while (this.queue.length > 0 && !this.failure) {
+      // Unsynced records alone do not start a write: they wait for a synced one (or close).
+      while (!this.failure && (this.queue.some((p) => p.sync) || (this.closed && this.queue.length > 0))) {
         const batch = this.queue;
         this.queue = [];
         await this.writeBatch(batch);

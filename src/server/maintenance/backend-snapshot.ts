@@ -55,6 +55,7 @@ export async function snapshotBackend(
     throw new RangeError(`bad snapshot chunk size ${chunkSize}`);
   const env = lmdbEnvironmentOf(backend);
   if (env !== undefined) {
+    await backend.sync(); // the copy reads committed LMDB state: commit a batched backend's writes
     const source = await copyLmdb(env, opts.tempDir ?? os.tmpdir());
     return streamOf(source, chunkSize, "lmdb");
   }

@@ -16,6 +16,7 @@ for (const kind of BACKEND_KINDS) {
         t.backend.writeTxn(() => {
           for (let i = 0; i < 2000; i++) kv.put(enc(`key-${i}`), new Uint8Array(400).fill(i % 251));
         });
+        await t.backend.sync(); // sizes count committed batches only
         const full = backendDbSize(t.backend);
         assert.ok(full.dbSize >= 2000 * 400, `dbSize ${full.dbSize}`);
         assert.ok(full.dbSizeInUse >= 2000 * 400 && full.dbSizeInUse <= full.dbSize);
@@ -23,13 +24,15 @@ for (const kind of BACKEND_KINDS) {
           for (let i = 0; i < 2000; i++) kv.del(enc(`key-${i}`));
         });
         t.backend.writeTxn(() => kv.put(enc("x"), enc("y")));
+        await t.backend.sync();
         const after = backendDbSize(t.backend);
         assert.ok(
           after.dbSizeInUse < full.dbSizeInUse / 10,
           `in use ${after.dbSizeInUse} vs ${full.dbSizeInUse}`,
         );
-        if (kind.name === "lmdb") assert.ok(after.dbSize >= full.dbSize, "LMDB's file does not shrink");
-        assert.equal(after.dbSize % (kind.name === "lmdb" ? 4096 : 1), 0);
+        if (kind.name.startsWith("lmdb"))
+          assert.ok(after.dbSize >= full.dbSize, "LMDB's file does not shrink");
+        assert.equal(after.dbSize % (kind.name.startsWith("lmdb") ? 4096 : 1), 0);
       } finally {
         await t.cleanup();
       }
