@@ -5,11 +5,12 @@
 // watch-latency (put → event delay), lease-keepalive.
 import * as grpc from "@grpc/grpc-js";
 import type { Command } from "commander";
-import { InvalidArgumentError } from "commander";
+import { InvalidArgumentError, Option } from "commander";
 import cliProgress from "cli-progress";
 import * as hdr from "hdr-histogram-js";
 import { decodePlain, encodePlain } from "../proto/codec.js";
 import type { PlainMessage } from "../api/handler-types.js";
+import { runBenchInProcesses } from "./bench-procs.js";
 
 export const WORKLOADS = [
   "put",
@@ -36,6 +37,10 @@ export interface BenchOptions {
   targetLeader: boolean;
   json: boolean;
   progress: boolean;
+  /** Called about every 250 ms with the requests done and failed so far. */
+  onProgress?: (done: number, errors: number) => void;
+  /** Include the raw histogram in the report (hdrBase64). */
+  rawHistogram?: boolean;
 }
 
 export interface BenchReport {
@@ -49,6 +54,10 @@ export interface BenchReport {
   perSecond: number;
   latencyMs: { p50: number; p90: number; p99: number; p999: number; max: number; mean: number };
   histogram: Array<{ upToMs: number; count: number }>;
+  /** Client processes that ran the load (--procs). */
+  procs?: number;
+  /** The raw latency histogram (hdr-histogram compressed base64), for merging across processes. */
+  hdrBase64?: string;
 }
 
 /** One gRPC connection to one endpoint with etcd's unary and bidi calls on our proto codec. */
@@ -112,7 +121,16 @@ async function leaderEndpoint(endpoints: string[]): Promise<string> {
   throw new Error(`no leader among ${endpoints.join(", ")}`);
 }
 
-function summarize(
+/** The latency histogram every run records into (microseconds, 1 µs to 1 h, 3 digits). */
+export function newHistogram(): hdr.Histogram {
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 3_600_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
+}
+
+export function summarize(
   workload: Workload,
   opts: BenchOptions,
   h: hdr.Histogram,
@@ -122,6 +140,7 @@ function summarize(
 ): BenchReport {
   const ms = (us: number) => Math.round(us) / 1000;
   const histogram: BenchReport["histogram"] = [];
+  if (h.totalCount === 0) return report(workload, opts, h, requests, errors, seconds, histogram);
   const max = h.maxValue;
   const buckets = 10;
   const min = Math.max(1, h.minNonZeroValue);
@@ -134,6 +153,19 @@ function summarize(
     histogram.push({ upToMs: ms(upper), count });
     lower = upper;
   }
+  return report(workload, opts, h, requests, errors, seconds, histogram);
+}
+
+function report(
+  workload: Workload,
+  opts: BenchOptions,
+  h: hdr.Histogram,
+  requests: number,
+  errors: number,
+  seconds: number,
+  histogram: BenchReport["histogram"],
+): BenchReport {
+  const ms = (us: number) => Math.round(us) / 1000;
   return {
     workload,
     endpoints: opts.endpoints,
@@ -174,11 +206,7 @@ export async function runBench(workload: Workload, opts: BenchOptions): Promise<
     { length: opts.conns },
     (_, i) => new Conn(endpoints[i % endpoints.length] as string),
   );
-  const h = hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 3_600_000_000,
-    numberOfSignificantValueDigits: 3,
-  });
+  const h = newHistogram();
   const value = Buffer.alloc(opts.valSize, 0x61);
   const useDuration = opts.durationSec > 0;
   const target = useDuration ? Infinity : opts.total;
@@ -199,6 +227,7 @@ export async function runBench(workload: Workload, opts: BenchOptions): Promise<
   bar?.start(useDuration ? opts.durationSec : opts.total, 0, { errors: 0 });
   const started = performance.now();
   const tick = setInterval(() => {
+    opts.onProgress?.(done, errors);
     bar?.update(
       useDuration ? Math.min(opts.durationSec, Math.round((performance.now() - started) / 1000)) : done,
       { errors },
@@ -272,7 +301,10 @@ export async function runBench(workload: Workload, opts: BenchOptions): Promise<
     bar?.stop();
     for (const c of conns) c.close();
   }
-  return summarize(workload, opts, h, done, errors, (performance.now() - started) / 1000);
+  opts.onProgress?.(done, errors);
+  const out = summarize(workload, opts, h, done, errors, (performance.now() - started) / 1000);
+  if (opts.rawHistogram === true) out.hdrBase64 = hdr.encodeIntoCompressedBase64(h);
+  return out;
 }
 
 /** watch: N watchers on the key space, puts fan out; watch-latency: put → event delay. */
@@ -380,7 +412,7 @@ async function runKeepalive(
 
 export function formatReport(r: BenchReport): string {
   const lines = [
-    `Summary (${r.workload}, ${r.clients} clients over ${r.conns} connections to ${r.endpoints.join(",")}):`,
+    `Summary (${r.workload}, ${r.clients} clients over ${r.conns} connections to ${r.endpoints.join(",")}${r.procs !== undefined ? ` from ${r.procs} processes` : ""}):`,
     `  Total:        ${r.seconds.toFixed(4)} secs`,
     `  Requests:     ${r.requests} (${r.errors} errors)`,
     `  Requests/sec: ${r.perSecond.toFixed(1)}`,
@@ -422,7 +454,9 @@ export function registerBench(program: Command): void {
     .option("--sequential-keys", "use keys in order instead of at random", false)
     .option("--consistency <l|s>", "range consistency: l (linearizable) or s (serializable)", "l")
     .option("--target-leader", "send everything to the leader", false)
+    .option("--procs <n>", "client processes sharing the clients and requests", int("--procs", 1), 1)
     .option("--json", "print the report as JSON", false)
+    .addOption(new Option("--child-report", "internal: run as one of --procs' processes").hideHelp())
     .action(async (workload: string, o: Record<string, unknown>) => {
       if (!(WORKLOADS as readonly string[]).includes(workload)) {
         program.error(`error: unknown workload "${workload}" (choose from ${WORKLOADS.join(", ")})`);
@@ -447,7 +481,20 @@ export function registerBench(program: Command): void {
         json: o["json"] === true,
         progress: o["json"] !== true && process.stderr.isTTY === true,
       };
-      const report = await runBench(workload as Workload, opts);
+      if (o["childReport"] === true) {
+        opts.rawHistogram = true;
+        opts.onProgress = (done, errors) => void process.stderr.write(`progress ${done} ${errors}\n`);
+      }
+      const procs = o["procs"] as number;
+      let report: BenchReport;
+      try {
+        report =
+          procs > 1
+            ? await runBenchInProcesses(workload as Workload, opts, procs)
+            : await runBench(workload as Workload, opts);
+      } catch (err) {
+        program.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+      }
       process.stdout.write((opts.json ? JSON.stringify(report, null, 2) : formatReport(report)) + "\n");
     });
 }

@@ -58,6 +58,25 @@ test("kvorumctl bench: every workload against a kvorum server, as JSON", { timeo
     assert.equal(w["requests"], 50);
     const watch = await bench(["watch", "--endpoints", endpoint, "--clients", "3", "--total", "100"]);
     assert.equal(watch["requests"], 300, "every put reaches each of the 3 watchers");
+    // --procs: the load split over child processes, their histograms merged.
+    const split = await bench([
+      "put",
+      "--endpoints",
+      endpoint,
+      "--procs",
+      "3",
+      "--clients",
+      "7",
+      "--conns",
+      "3",
+      "--total",
+      "301",
+    ]);
+    assert.equal(split["procs"], 3);
+    assert.equal(split["requests"], 301, "the shares of --total add up to it");
+    assert.equal(split["errors"], 0);
+    const merged = split["histogram"] as Array<{ count: number }>;
+    assert.ok(Math.abs(merged.reduce((a, b) => a + b.count, 0) - 301) <= 10, "the merged histogram");
   } finally {
     await server.stop();
   }
