@@ -2,7 +2,9 @@
 // etcd 3.4 and Kvorum on this machine, 1 and 3 members on loopback with data on the same disk.
 // Runs alternate (etcd, kvorum, etcd, kvorum) so drift in the machine hits both; the best of the
 // runs per server is reported, with the Kvorum/etcd ratio and each server's RSS after its runs.
-// Run: npm run compare [-- members=1,3 rounds=2 total=10000]
+// procs=N runs each load with more than one client from N processes (kvorumctl bench --procs).
+// Run: npm run compare [-- members=1,3 rounds=2 total=10000 procs=1]
+import { runBenchInProcesses } from "../src/cli/bench-procs.js";
 import { runBench, type BenchOptions, type BenchReport, type Workload } from "../src/cli/bench.js";
 import type { ServerKind } from "../test/e2e/harness.js";
 import { rssBytes, startTarget, type Target } from "./targets.js";
@@ -15,6 +17,7 @@ function arg(name: string, fallback: string): string {
 const sizes = arg("members", "1,3").split(",").map(Number);
 const rounds = Number(arg("rounds", "2"));
 const total = Number(arg("total", "10000"));
+const procs = Number(arg("procs", "1"));
 
 interface Case {
   label: string;
@@ -85,7 +88,10 @@ for (const size of sizes) {
         for (const kind of ["etcd", "kvorum"] as const) {
           const t = targets.get(kind) as Target;
           process.stderr.write(`compare: ${size} member(s), ${c.label}, round ${r + 1}, ${kind} ...\n`);
-          const report = await runBench(c.workload, options(c, t.endpoints));
+          const report =
+            procs > 1 && c.clients >= procs
+              ? await runBenchInProcesses(c.workload, options(c, t.endpoints), procs)
+              : await runBench(c.workload, options(c, t.endpoints));
           const key = `${c.label}|${kind}`;
           const prev = best.get(key);
           if (prev === undefined || report.perSecond > prev.perSecond) best.set(key, report);
@@ -94,7 +100,7 @@ for (const size of sizes) {
       }
     }
     console.log(
-      `\n### ${size} member${size === 1 ? "" : "s"} (best of ${rounds} alternating runs, 256-byte values)\n`,
+      `\n### ${size} member${size === 1 ? "" : "s"} (best of ${rounds} alternating runs, 256-byte values${procs > 1 ? `, client in ${procs} processes` : ""})\n`,
     );
     console.log(
       "| workload | etcd req/s | etcd p50 / p99 ms | kvorum req/s | kvorum p50 / p99 ms | kvorum/etcd |",

@@ -61,7 +61,7 @@ export interface BenchReport {
 }
 
 /** One gRPC connection to one endpoint with etcd's unary and bidi calls on our proto codec. */
-class Conn {
+export class Conn {
   private readonly client: grpc.Client;
   constructor(readonly endpoint: string) {
     this.client = new grpc.Client(endpoint.replace(/^https?:\/\//, ""), grpc.credentials.createInsecure(), {

@@ -85,7 +85,14 @@ export const FLAGS: readonly FlagSpec[] = [
     S,
     "election timeout in milliseconds (at least 5 heartbeats)",
   ),
-  flag("initial-election-tick-advance", "bool", "true", "member", X, "fast-forward election ticks on boot"),
+  flag(
+    "initial-election-tick-advance",
+    "bool",
+    "true",
+    "member",
+    S,
+    "fast-forward election ticks on boot (a single-voter member campaigns at once)",
+  ),
   flag("listen-peer-urls", "urls", "http://localhost:2380", "member", S, "URLs to accept peer traffic on"),
   flag(
     "listen-client-urls",

@@ -39,6 +39,8 @@ export interface ServerConfig {
   initialClusterState: "new" | "existing";
   initialClusterToken: string;
   heartbeatIntervalMs: number;
+  /** Fast-forward election ticks at start (a member that is the only voter campaigns at once). */
+  initialElectionTickAdvance: boolean;
   electionTimeoutMs: number;
   snapshotCount: number;
   /** Longest time an applied write waits for its backend commit (etcd's 0 → 100 ms). */
@@ -321,6 +323,7 @@ function buildConfig(values: ValueReader, configFile: string): ServerConfig {
     initialClusterState: values.oneOf("initial-cluster-state", ["new", "existing"] as const),
     initialClusterToken: values.string("initial-cluster-token"),
     heartbeatIntervalMs: values.uint("heartbeat-interval"),
+    initialElectionTickAdvance: values.bool("initial-election-tick-advance"),
     electionTimeoutMs: values.uint("election-timeout"),
     snapshotCount: values.uint("snapshot-count"),
     backendBatchIntervalMs: values.typed("backend-batch-interval", (text) =>

@@ -379,6 +379,12 @@ export class Member implements MemberApi {
       disableProposalForwarding: false,
       random: Math.random,
     });
+    // --initial-election-tick-advance (etcd's default): a member that is the only voter need not
+    // sit out a whole election timeout after a start; it campaigns on the next tick or so. (etcd
+    // also advances ticks in larger clusters once peers are reachable; Kvorum does not, yet.)
+    const onlyVoter = this.confState.voters.length === 1 && this.confState.voters[0] === this.nodeId;
+    if (config.initialElectionTickAdvance && onlyVoter)
+      for (let i = 1; i < electionTick; i++) this.node.tick();
     this.lastTickAt = performance.now();
     if (config.autoCompactionRetentionValue > 0) {
       this.autoCompactor = new AutoCompactor({
@@ -1357,9 +1363,11 @@ export class Member implements MemberApi {
   private applyEntries(entries: Entry[]): void {
     const answers: Array<[number, Outcome]> = [];
     let compacted = false;
+    // Entries the backend already holds (replayed after a restart) are not even decoded.
+    const backendApplied = this.store.appliedIndex();
     this.backend.writeTxn(() => {
       for (const e of entries) {
-        const r = this.applyEntry(e);
+        const r = this.applyEntry(e, backendApplied);
         if (r === undefined) continue;
         if (r.compact) compacted = true;
         if (r.seq !== 0) answers.push([r.seq, r.outcome]);
@@ -1393,7 +1401,10 @@ export class Member implements MemberApi {
   }
 
   /** Applies one entry inside the Ready's write transaction. */
-  private applyEntry(e: Entry): { seq: number; outcome: Outcome; compact: boolean } | undefined {
+  private applyEntry(
+    e: Entry,
+    backendApplied: number,
+  ): { seq: number; outcome: Outcome; compact: boolean } | undefined {
     if (e.type === EntryType.ConfChange) {
       const cc = decodeConfChange(e.data);
       this.confState = this.node.applyConfChange(cc);
@@ -1408,6 +1419,7 @@ export class Member implements MemberApi {
       this.store.setAppliedIndex(e.index); // a new leader's empty entry
       return undefined;
     }
+    if (e.index <= backendApplied) return undefined; // its effects are in the backend already
     const env = decodeEnvelope(e.data);
     const seq = env.epoch === this.epoch ? env.seq : 0;
     let outcome: Outcome;

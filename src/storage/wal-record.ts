@@ -230,22 +230,20 @@ let slab = new ArrayBuffer(SLAB_SIZE);
 let slabOffset = 0;
 
 /**
- * Copy entry data out of a segment buffer. Small copies are carved from shared 256 KiB slabs:
- * allocating one ArrayBuffer per entry dominated replay time.
+ * Entry data out of a segment buffer. Small copies are carved from shared 256 KiB slabs
+ * (allocating one ArrayBuffer per entry dominated replay time); large payloads are views.
  */
 function copyData(buf: Buffer, start: number, end: number): Uint8Array {
   const n = end - start;
-  let out: Uint8Array;
-  if (n > 4096) {
-    out = new Uint8Array(n);
-  } else {
-    if (slabOffset + n > SLAB_SIZE) {
-      slab = new ArrayBuffer(SLAB_SIZE);
-      slabOffset = 0;
-    }
-    out = new Uint8Array(slab, slabOffset, n);
-    slabOffset += (n + 7) & ~7;
+  // Large payloads are views of the segment's buffer (read whole, once, and never written):
+  // copying them cost a sixth of a restart with a million keys in the WAL.
+  if (n > 4096) return new Uint8Array(buf.buffer, buf.byteOffset + start, n);
+  if (slabOffset + n > SLAB_SIZE) {
+    slab = new ArrayBuffer(SLAB_SIZE);
+    slabOffset = 0;
   }
+  const out = new Uint8Array(slab, slabOffset, n);
+  slabOffset += (n + 7) & ~7;
   buf.copy(out, 0, start, end);
   return out;
 }
