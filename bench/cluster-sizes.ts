@@ -8,10 +8,10 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { runBenchInProcesses } from "../src/cli/bench-procs.js";
-import { runBench, type BenchOptions, type BenchReport } from "../src/cli/bench.js";
+import { runBench, type BenchReport } from "../src/cli/bench.js";
 import type { ServerKind } from "../test/e2e/harness.js";
 import { renderChart } from "./svg-chart.js";
-import { startTarget } from "./targets.js";
+import { loadOptions, startTarget } from "./targets.js";
 
 function arg(name: string, fallback: string): string {
   const hit = process.argv.slice(2).find((a) => a.startsWith(`${name}=`));
@@ -25,31 +25,13 @@ const rounds = Number(arg("rounds", "1"));
 const out = arg("out", "docs/img/cluster-sizes.svg");
 const kinds: ServerKind[] = ["etcd", "kvorum"];
 
-function options(endpoints: string[], clients: number, conns: number, requests: number): BenchOptions {
-  return {
-    endpoints: endpoints.map((e) => e.replace("http://", "")),
-    conns,
-    clients,
-    total: requests,
-    durationSec: 0,
-    keySize: 8,
-    valSize: 256,
-    keySpaceSize: 10_000,
-    sequentialKeys: false,
-    consistency: "l",
-    targetLeader: false,
-    json: true,
-    progress: false,
-  };
-}
-
 async function load(
   endpoints: string[],
   clients: number,
   conns: number,
   requests: number,
 ): Promise<BenchReport> {
-  const opts = options(endpoints, clients, conns, requests);
+  const opts = loadOptions(endpoints, { clients, conns, total: requests });
   return procs > 1 && clients >= procs ? runBenchInProcesses("put", opts, procs) : runBench("put", opts);
 }
 

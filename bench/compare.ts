@@ -5,9 +5,9 @@
 // procs=N runs each load with more than one client from N processes (kvorumctl bench --procs).
 // Run: npm run compare [-- members=1,3 rounds=2 total=10000 procs=1]
 import { runBenchInProcesses } from "../src/cli/bench-procs.js";
-import { runBench, type BenchOptions, type BenchReport, type Workload } from "../src/cli/bench.js";
+import { runBench, type BenchReport, type Workload } from "../src/cli/bench.js";
 import type { ServerKind } from "../test/e2e/harness.js";
-import { rssBytes, startTarget, type Target } from "./targets.js";
+import { loadOptions, rssBytes, startTarget, type Target } from "./targets.js";
 
 function arg(name: string, fallback: string): string {
   const hit = process.argv.slice(2).find((a) => a.startsWith(`${name}=`));
@@ -56,24 +56,6 @@ const cases: Case[] = [
   },
 ];
 
-function options(c: Case, endpoints: string[]): BenchOptions {
-  return {
-    endpoints: endpoints.map((e) => e.replace("http://", "")),
-    conns: c.conns,
-    clients: c.clients,
-    total: c.total,
-    durationSec: 0,
-    keySize: 8,
-    valSize: 256,
-    keySpaceSize: 10_000,
-    sequentialKeys: false,
-    consistency: c.consistency,
-    targetLeader: false,
-    json: true,
-    progress: false,
-  };
-}
-
 const fmt = (n: number) => n.toLocaleString("en-US", { maximumFractionDigits: 0 });
 
 for (const size of sizes) {
@@ -90,8 +72,8 @@ for (const size of sizes) {
           process.stderr.write(`compare: ${size} member(s), ${c.label}, round ${r + 1}, ${kind} ...\n`);
           const report =
             procs > 1 && c.clients >= procs
-              ? await runBenchInProcesses(c.workload, options(c, t.endpoints), procs)
-              : await runBench(c.workload, options(c, t.endpoints));
+              ? await runBenchInProcesses(c.workload, loadOptions(t.endpoints, c), procs)
+              : await runBench(c.workload, loadOptions(t.endpoints, c));
           const key = `${c.label}|${kind}`;
           const prev = best.get(key);
           if (prev === undefined || report.perSecond > prev.perSecond) best.set(key, report);

@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { runBench } from "../src/cli/bench.js";
 import { freeLoopbackPort } from "../src/cli/local-cluster.js";
+import { loadOptions } from "./targets.js";
 
 // PutResponse { header { cluster_id: 1, member_id: 2, revision: 3, raft_term: 4 } }
 const RESPONSE = Buffer.from([0x0a, 0x08, 0x08, 0x01, 0x10, 0x02, 0x18, 0x03, 0x20, 0x04]);
@@ -66,21 +67,10 @@ if (mode === "bare" || mode === "grpc-js") {
     });
     await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
     const before = cpuTicks(child.pid!);
-    const report = await runBench("put", {
-      endpoints: [`127.0.0.1:${port}`],
-      conns: 10,
-      clients: 100,
-      total,
-      durationSec: 0,
-      keySize: 8,
-      valSize: 256,
-      keySpaceSize: 10_000,
-      sequentialKeys: false,
-      consistency: "l",
-      targetLeader: false,
-      json: true,
-      progress: false,
-    });
+    const report = await runBench(
+      "put",
+      loadOptions([`127.0.0.1:${port}`], { clients: 100, conns: 10, total }),
+    );
     const usPerCall = ((cpuTicks(child.pid!) - before) * 10_000) / Math.max(1, report.requests);
     console.log(
       `| ${kind === "bare" ? "bare node:http2 handler" : "@grpc/grpc-js"} | ${Math.round(report.perSecond).toLocaleString("en-US")} | ${usPerCall.toFixed(0)} µs |`,

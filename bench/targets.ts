@@ -5,7 +5,30 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freeLoopbackPort, startLocalCluster } from "../src/cli/local-cluster.js";
+import type { BenchOptions } from "../src/cli/bench.js";
 import { startServer, type ServerKind } from "../test/e2e/harness.js";
+
+/** The comparison benchmarks' load: 8-byte keys over 10,000 keys, 256-byte values, quiet. */
+export function loadOptions(
+  endpoints: string[],
+  load: { clients: number; conns: number; total: number; consistency?: "l" | "s" },
+): BenchOptions {
+  return {
+    endpoints: endpoints.map((e) => e.replace("http://", "")),
+    conns: load.conns,
+    clients: load.clients,
+    total: load.total,
+    durationSec: 0,
+    keySize: 8,
+    valSize: 256,
+    keySpaceSize: 10_000,
+    sequentialKeys: false,
+    consistency: load.consistency ?? "l",
+    targetLeader: false,
+    json: true,
+    progress: false,
+  };
+}
 
 /** Resident memory of a process in bytes (Linux /proc), 0 when unknown. */
 export function rssBytes(pid: number | undefined): number {

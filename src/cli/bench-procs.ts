@@ -6,9 +6,15 @@
 import { spawn } from "node:child_process";
 import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
-import cliProgress from "cli-progress";
 import * as hdr from "hdr-histogram-js";
-import { newHistogram, summarize, type BenchOptions, type BenchReport, type Workload } from "./bench.js";
+import {
+  newHistogram,
+  startProgress,
+  summarize,
+  type BenchOptions,
+  type BenchReport,
+  type Workload,
+} from "./bench.js";
 
 /** Workloads whose requests are independent, so they can be split across processes. */
 export const SPLITTABLE: readonly Workload[] = ["put", "range", "txn-put", "txn-mixed", "lease-keepalive"];
@@ -104,34 +110,16 @@ export async function runBenchInProcesses(
     throw new Error(`--procs above 1 is for ${SPLITTABLE.join(", ")}; ${workload} runs in one process`);
   if (opts.clients < procs)
     throw new Error(`--clients (${opts.clients}) must be at least --procs (${procs})`);
-  const useDuration = opts.durationSec > 0;
-  const bar = opts.progress
-    ? new cliProgress.SingleBar(
-        {
-          format: `${workload} x${procs} procs [{bar}] {percentage}% | {value}/{total} ${useDuration ? "s" : "requests"} | {errors} errors`,
-          hideCursor: true,
-          stream: process.stderr,
-        },
-        cliProgress.Presets.shades_classic,
-      )
-    : undefined;
-  bar?.start(useDuration ? opts.durationSec : opts.total, 0, { errors: 0 });
-  const started = performance.now();
   const children = Array.from({ length: procs }, (_, i) => startChild(childArgs(workload, opts, procs, i)));
-  const tick = setInterval(() => {
-    const done = children.reduce((n, c) => n + c.done, 0);
-    const errors = children.reduce((n, c) => n + c.errors, 0);
-    bar?.update(
-      useDuration ? Math.min(opts.durationSec, Math.round((performance.now() - started) / 1000)) : done,
-      { errors },
-    );
-  }, 250);
+  const stopProgress = startProgress(`${workload} x${procs} procs`, opts, () => ({
+    done: children.reduce((n, c) => n + c.done, 0),
+    errors: children.reduce((n, c) => n + c.errors, 0),
+  }));
   let reports: BenchReport[];
   try {
     reports = await Promise.all(children.map((c) => c.report));
   } finally {
-    clearInterval(tick);
-    bar?.stop();
+    stopProgress();
   }
   const h = newHistogram();
   for (const r of reports) if (r.hdrBase64 !== undefined) h.add(hdr.decodeFromCompressedBase64(r.hdrBase64));

@@ -140,32 +140,20 @@ export function summarize(
 ): BenchReport {
   const ms = (us: number) => Math.round(us) / 1000;
   const histogram: BenchReport["histogram"] = [];
-  if (h.totalCount === 0) return report(workload, opts, h, requests, errors, seconds, histogram);
-  const max = h.maxValue;
-  const buckets = 10;
-  const min = Math.max(1, h.minNonZeroValue);
-  const ratio = Math.pow(Math.max(max, min + 1) / min, 1 / buckets);
-  let lower = 0;
-  for (let i = 1; i <= buckets; i++) {
-    const upper = i === buckets ? max : min * Math.pow(ratio, i);
-    // Counts between lower and upper from the recorded distribution.
-    const count = Math.round(h.totalCount * (percentileAt(h, upper) - percentileAt(h, lower)));
-    histogram.push({ upToMs: ms(upper), count });
-    lower = upper;
+  if (h.totalCount > 0) {
+    const max = h.maxValue;
+    const buckets = 10;
+    const min = Math.max(1, h.minNonZeroValue);
+    const ratio = Math.pow(Math.max(max, min + 1) / min, 1 / buckets);
+    let lower = 0;
+    for (let i = 1; i <= buckets; i++) {
+      const upper = i === buckets ? max : min * Math.pow(ratio, i);
+      // Counts between lower and upper from the recorded distribution.
+      const count = Math.round(h.totalCount * (percentileAt(h, upper) - percentileAt(h, lower)));
+      histogram.push({ upToMs: ms(upper), count });
+      lower = upper;
+    }
   }
-  return report(workload, opts, h, requests, errors, seconds, histogram);
-}
-
-function report(
-  workload: Workload,
-  opts: BenchOptions,
-  h: hdr.Histogram,
-  requests: number,
-  errors: number,
-  seconds: number,
-  histogram: BenchReport["histogram"],
-): BenchReport {
-  const ms = (us: number) => Math.round(us) / 1000;
   return {
     workload,
     endpoints: opts.endpoints,
@@ -200,6 +188,42 @@ function percentileAt(h: hdr.Histogram, value: number): number {
   return lo / 100;
 }
 
+/**
+ * The progress bar on stderr (when opts.progress) fed every 250 ms from `read`; also reports
+ * through opts.onProgress. Returns the function that stops it.
+ */
+export function startProgress(
+  label: string,
+  opts: BenchOptions,
+  read: () => { done: number; errors: number },
+): () => void {
+  const useDuration = opts.durationSec > 0;
+  const bar = opts.progress
+    ? new cliProgress.SingleBar(
+        {
+          format: `${label} [{bar}] {percentage}% | {value}/{total} ${useDuration ? "s" : "requests"} | {errors} errors`,
+          hideCursor: true,
+          stream: process.stderr,
+        },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+  bar?.start(useDuration ? opts.durationSec : opts.total, 0, { errors: 0 });
+  const started = performance.now();
+  const update = () => {
+    const { done, errors } = read();
+    opts.onProgress?.(done, errors);
+    const elapsed = Math.min(opts.durationSec, Math.round((performance.now() - started) / 1000));
+    bar?.update(useDuration ? elapsed : done, { errors });
+  };
+  const tick = setInterval(update, 250);
+  return () => {
+    clearInterval(tick);
+    update();
+    bar?.stop();
+  };
+}
+
 export async function runBench(workload: Workload, opts: BenchOptions): Promise<BenchReport> {
   const endpoints = opts.targetLeader ? [await leaderEndpoint(opts.endpoints)] : opts.endpoints;
   const conns = Array.from(
@@ -214,25 +238,8 @@ export async function runBench(workload: Workload, opts: BenchOptions): Promise<
   let issued = 0;
   let done = 0;
   let errors = 0;
-  const bar = opts.progress
-    ? new cliProgress.SingleBar(
-        {
-          format: `${workload} [{bar}] {percentage}% | {value}/{total} ${useDuration ? "s" : "requests"} | {errors} errors`,
-          hideCursor: true,
-          stream: process.stderr,
-        },
-        cliProgress.Presets.shades_classic,
-      )
-    : undefined;
-  bar?.start(useDuration ? opts.durationSec : opts.total, 0, { errors: 0 });
+  const stopProgress = startProgress(workload, opts, () => ({ done, errors }));
   const started = performance.now();
-  const tick = setInterval(() => {
-    opts.onProgress?.(done, errors);
-    bar?.update(
-      useDuration ? Math.min(opts.durationSec, Math.round((performance.now() - started) / 1000)) : done,
-      { errors },
-    );
-  }, 250);
   const more = () => issued < target && performance.now() < deadline;
 
   try {
@@ -296,12 +303,9 @@ export async function runBench(workload: Workload, opts: BenchOptions): Promise<
       );
     }
   } finally {
-    clearInterval(tick);
-    bar?.update(useDuration ? opts.durationSec : done, { errors });
-    bar?.stop();
+    stopProgress();
     for (const c of conns) c.close();
   }
-  opts.onProgress?.(done, errors);
   const out = summarize(workload, opts, h, done, errors, (performance.now() - started) / 1000);
   if (opts.rawHistogram === true) out.hdrBase64 = hdr.encodeIntoCompressedBase64(h);
   return out;

@@ -91,7 +91,7 @@ export const FLAGS: readonly FlagSpec[] = [
     "true",
     "member",
     S,
-    "fast-forward election ticks on boot (a single-voter member campaigns at once)",
+    "campaign at start when alone in the configuration (false: wait out the election timeout)",
   ),
   flag("listen-peer-urls", "urls", "http://localhost:2380", "member", S, "URLs to accept peer traffic on"),
   flag(

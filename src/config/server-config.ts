@@ -39,7 +39,7 @@ export interface ServerConfig {
   initialClusterState: "new" | "existing";
   initialClusterToken: string;
   heartbeatIntervalMs: number;
-  /** Fast-forward election ticks at start (a member that is the only voter campaigns at once). */
+  /** A member alone in its configuration campaigns at start (false: it waits out the election timeout). */
   initialElectionTickAdvance: boolean;
   electionTimeoutMs: number;
   snapshotCount: number;

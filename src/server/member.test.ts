@@ -46,6 +46,31 @@ async function withMember(
   }
 }
 
+test("--initial-election-tick-advance: a single-voter member leads at once, not after its election timeout", async () => {
+  // A 40 s election timeout: only the start-up campaign can make the member leader within seconds.
+  const slow = ["--heartbeat-interval", "100", "--election-timeout", "40000"];
+  const leads = async (m: Member) => (await m.status()).leader !== 0n;
+  await withMember(
+    "memory",
+    async (m) => {
+      const end = Date.now() + 5000;
+      while (!(await leads(m))) {
+        assert.ok(Date.now() < end, "no leader 5 s after start");
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
+    slow,
+  );
+  await withMember(
+    "memory",
+    async (m) => {
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.equal(await leads(m), false, "with the advance off, the member waits out its election timeout");
+    },
+    [...slow, "--initial-election-tick-advance=false"],
+  );
+});
+
 for (const storage of ["memory", "disk"] as const) {
   describe(`member (${storage})`, { timeout: 30_000 }, () => {
     test("put, range, delete, txn and compact go through raft with etcd's revisions", async () => {

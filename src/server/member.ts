@@ -379,12 +379,6 @@ export class Member implements MemberApi {
       disableProposalForwarding: false,
       random: Math.random,
     });
-    // --initial-election-tick-advance (etcd's default): a member that is the only voter need not
-    // sit out a whole election timeout after a start; it campaigns on the next tick or so. (etcd
-    // also advances ticks in larger clusters once peers are reachable; Kvorum does not, yet.)
-    const onlyVoter = this.confState.voters.length === 1 && this.confState.voters[0] === this.nodeId;
-    if (config.initialElectionTickAdvance && onlyVoter)
-      for (let i = 1; i < electionTick; i++) this.node.tick();
     this.lastTickAt = performance.now();
     if (config.autoCompactionRetentionValue > 0) {
       this.autoCompactor = new AutoCompactor({
@@ -452,8 +446,11 @@ export class Member implements MemberApi {
       throw new Error("the member has been permanently removed from the cluster");
     }
     const cs = this.confState;
-    // Alone in the configuration: no one else can elect us, so campaign now.
-    if (cs.voters.length === 1 && cs.voters[0] === this.nodeId && cs.learners.length === 0) {
+    // Alone in the configuration: no one else can elect us, so campaign now, unless
+    // --initial-election-tick-advance=false asks to wait out the election timeout as etcd then does.
+    // (etcd also advances ticks in larger clusters once peers answer; Kvorum does not.)
+    const alone = cs.voters.length === 1 && cs.voters[0] === this.nodeId && cs.learners.length === 0;
+    if (alone && this.config.initialElectionTickAdvance) {
       this.node.campaign();
     }
     this.tickTimer = setInterval(() => this.onTickTimer(), this.heartbeatMs);
