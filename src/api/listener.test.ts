@@ -17,28 +17,39 @@ import {
   routeForFirstBytes,
   type ListenerTlsOptions,
 } from "./listener.js";
+import { decodePlain, encodePlain } from "../proto/codec.js";
+import { createGrpcServer, type GrpcEndpoint } from "./grpc/server.js";
+import type { HandlerTable, PlainMessage } from "./handler-types.js";
+import { unary } from "./services/unary.js";
 
-// A one-method gRPC service with raw-bytes messages: enough to prove the port speaks gRPC.
+// A one-method gRPC service on the real binding: Put answers with prev_kv.value = "echo:" + key,
+// enough to prove the port speaks gRPC.
 const echoService: grpc.ServiceDefinition = {
   Echo: {
-    path: "/test.Echo/Echo",
+    path: "/etcdserverpb.KV/Put",
     requestStream: false,
     responseStream: false,
-    requestSerialize: (b: Buffer) => b,
+    requestSerialize: (b: Buffer) => Buffer.from(encodePlain("etcdserverpb.PutRequest", { key: b })),
     requestDeserialize: (b: Buffer) => b,
     responseSerialize: (b: Buffer) => b,
-    responseDeserialize: (b: Buffer) => b,
+    responseDeserialize: (b: Buffer) =>
+      Buffer.from(
+        (decodePlain("etcdserverpb.PutResponse", b)["prev_kv"] as PlainMessage)["value"] as Uint8Array,
+      ),
   },
 };
 
-function startGrpc(): { server: grpc.Server; injector: grpc.ConnectionInjector } {
-  const server = new grpc.Server();
-  server.addService(echoService, {
-    Echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) =>
-      cb(null, Buffer.concat([Buffer.from("echo:"), call.request])),
-  });
-  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-  return { server, injector };
+function startGrpc(): { server: { forceShutdown(): void }; injector: GrpcEndpoint } {
+  const table: HandlerTable = new Map();
+  table.set(
+    "/etcdserverpb.KV/Put",
+    unary("etcdserverpb.PutRequest", "etcdserverpb.PutResponse", (req) => {
+      const key = req["key"] as Uint8Array;
+      return Promise.resolve({ prev_kv: { key, value: Buffer.concat([Buffer.from("echo:"), key]) } });
+    }),
+  );
+  const injector = createGrpcServer(table, { maxRecvBytes: 1024 * 1024 });
+  return { server: { forceShutdown: () => void injector.close() }, injector };
 }
 
 const EchoClient = grpc.makeGenericClientConstructor(echoService, "Echo");
@@ -171,13 +182,13 @@ function rawGrpcEchoWithoutAlpn(
       createConnection: () => tls.connect({ host: "127.0.0.1", port, ...creds, ALPNProtocols: [] }),
     });
     session.on("error", reject);
-    const payload = Buffer.from(body);
+    const payload = encodePlain("etcdserverpb.PutRequest", { key: Buffer.from(body) });
     const frame = Buffer.alloc(5 + payload.length);
     frame.writeUInt32BE(payload.length, 1);
-    payload.copy(frame, 5);
+    frame.set(payload, 5);
     const stream = session.request({
       ":method": "POST",
-      ":path": "/test.Echo/Echo",
+      ":path": "/etcdserverpb.KV/Put",
       "content-type": "application/grpc",
       te: "trailers",
     });
@@ -185,7 +196,8 @@ function rawGrpcEchoWithoutAlpn(
     stream.on("data", (c: Buffer) => chunks.push(c));
     stream.on("end", () => {
       session.close();
-      resolve(Buffer.concat(chunks).subarray(5).toString());
+      const resp = decodePlain("etcdserverpb.PutResponse", Buffer.concat(chunks).subarray(5));
+      resolve(Buffer.from((resp["prev_kv"] as PlainMessage)["value"] as Uint8Array).toString());
     });
     stream.on("error", reject);
     stream.end(frame);

@@ -9,11 +9,11 @@ import { join } from "node:path";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
 import { readTlsFile, selfSignedCert } from "../common/tls-files.js";
-import { repairingConnection } from "./h2-authority.js";
 
 /** What the listener needs of the gRPC server (GrpcEndpoint from src/api/grpc/server.ts). */
 export interface GrpcConnectionSink {
-  injectConnection(socket: Duplex): void;
+  /** Serve gRPC on `socket`; `head` holds the bytes already read from it (the HTTP/2 preface first). */
+  injectConnection(socket: Duplex, head: Buffer): void;
 }
 
 export interface ListenerTlsOptions {
@@ -122,16 +122,9 @@ export async function listenClientUrl(url: string, opts: ClientListenerOptions):
       socket.removeListener("error", onError);
       socket.removeListener("close", onClose);
       socket.on("error", () => {});
-      // Node's http2 server drops TLS sockets whose ALPN result is not h2; the preface has
-      // already shown this is HTTP/2 (a client that sent no ALPN), so say so.
-      if (socket instanceof tls.TLSSocket && socket.alpnProtocol !== "h2") {
-        socket.alpnProtocol = "h2";
-      }
-      // Every header block passes a repair step: etcdctl's per-endpoint calls send
-      // "http://host:port" as :authority, which Node's HTTP/2 would refuse (see h2-authority.ts).
-      // grpc-go clients wait for the server's SETTINGS before their first request, so there is
-      // no telling in advance which connections need it.
-      opts.grpc.injectConnection(repairingConnection(socket, seen));
+      // The gRPC server reads the socket from here on; it takes the bytes already read with it.
+      // (It does not check :authority: etcdctl's per-endpoint calls send "http://host:port".)
+      opts.grpc.injectConnection(socket, seen);
     };
     const onData = (chunk: Buffer): void => {
       seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);

@@ -1,11 +1,5 @@
-// The part of hpack.js (no bundled types) that src/api/h2-authority.ts uses: decoding one HPACK
-// string literal, Huffman-coded or not.
+// hpack.js ships no types; src/api/grpc/h2-connection.ts describes the parts it uses.
 declare module "hpack.js" {
-  interface HpackDecoder {
-    push(bytes: Buffer): void;
-    /** Decodes the string literal at the read position: its bytes (as an array when Huffman-coded). */
-    decodeStr(): number[] | Buffer;
-  }
-  const hpack: { decoder: { create(): HpackDecoder } };
+  const hpack: unknown;
   export default hpack;
 }

@@ -1,21 +1,14 @@
-// The gRPC binding of the handler table, on @grpc/grpc-js. One grpc-js service per .proto service,
-// with the codec as (de)serializer, so handlers see plain messages. Connections are not accepted
-// here: the client-port listener sniffs each connection and injects the gRPC ones (TLS already
-// terminated) through a connection injector.
+// The gRPC binding of the handler table: gRPC's HTTP/2 protocol (length-prefixed messages, status
+// in trailers, grpc-timeout deadlines, cancellation) on our own HTTP/2 connection layer
+// (h2-connection.ts; ADR 0012). Connections are not accepted here: the client-port listener
+// sniffs each connection and hands the gRPC ones over (TLS already terminated) with the bytes it
+// has read so far.
 import type { Duplex } from "node:stream";
-import * as grpc from "@grpc/grpc-js";
 import type { MemberLogger } from "../../common/logger.js";
 import { decodePlain, encodePlain, serviceMethods, type ServiceMethod } from "../../proto/codec.js";
 import { GRPC_CODES, toRpcError } from "../errors.js";
-import type {
-  BidiStreamHandler,
-  CallContext,
-  Handler,
-  HandlerTable,
-  PlainMessage,
-  ServerStreamHandler,
-  UnaryHandler,
-} from "../handler-types.js";
+import type { CallContext, Handler, HandlerTable, PlainMessage, StreamInput } from "../handler-types.js";
+import { encodeHeaderBlock, H2Connection, type H2Stream } from "./h2-connection.js";
 
 export interface GrpcServerOptions {
   /** Largest request message accepted (etcd: --max-request-bytes + 512 KiB). */
@@ -24,7 +17,8 @@ export interface GrpcServerOptions {
 }
 
 export interface GrpcEndpoint {
-  injectConnection(socket: Duplex): void;
+  /** Serve gRPC on `socket`; `head` is what the listener already read (starting with the preface). */
+  injectConnection(socket: Duplex, head: Buffer): void;
   close(): Promise<void>;
 }
 
@@ -32,183 +26,464 @@ export interface GrpcEndpoint {
 const KEEPALIVE_INTERVAL_MS = 2 * 60 * 60 * 1000;
 const KEEPALIVE_TIMEOUT_MS = 20 * 1000;
 
-type AnyCall =
-  | grpc.ServerUnaryCall<PlainMessage, PlainMessage>
-  | grpc.ServerWritableStream<PlainMessage, PlainMessage>
-  | grpc.ServerDuplexStream<PlainMessage, PlainMessage>;
+const RESPONSE_HEADERS = encodeHeaderBlock([
+  [":status", "200"],
+  ["content-type", "application/grpc"],
+]);
+const OK_TRAILERS = encodeHeaderBlock([["grpc-status", "0"]]);
 
-/** The call's metadata (lower-case keys, first value) and a signal aborted when the client cancels or leaves. */
-function callContext(call: AnyCall): CallContext & { abort(): void; done(): void } {
-  const controller = new AbortController();
-  const abort = (): void => {
-    if (!controller.signal.aborted) controller.abort(new Error("context canceled"));
-  };
-  const emitter = call as import("node:events").EventEmitter;
-  emitter.once("cancelled", abort);
-  // grpc-js also reports "cancelled" once a finished call's stream closes: nothing to abort then.
-  const done = (): void => void emitter.removeListener("cancelled", abort);
-  const metadata = new Map<string, string>();
-  for (const [key, value] of Object.entries(call.metadata.getMap())) {
-    metadata.set(key.toLowerCase(), typeof value === "string" ? value : value.toString("utf8"));
+/** grpc-message is percent-encoded: bytes outside printable ASCII, and '%'. */
+function percentEncode(message: string): string {
+  let out = "";
+  for (const byte of Buffer.from(message, "utf8")) {
+    out +=
+      byte >= 0x20 && byte <= 0x7e && byte !== 0x25
+        ? String.fromCharCode(byte)
+        : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
   }
-  return { signal: controller.signal, metadata, abort, done };
+  return out;
 }
 
-function statusOf(err: unknown): Partial<grpc.StatusObject> {
-  const rpc = toRpcError(err);
-  return { code: rpc.code as grpc.status, details: rpc.message, metadata: new grpc.Metadata() };
+function statusFields(code: number, message: string): Array<[string, string]> {
+  const fields: Array<[string, string]> = [["grpc-status", String(code)]];
+  if (message !== "") fields.push(["grpc-message", percentEncode(message)]);
+  return fields;
 }
 
-function unaryImpl(
-  handler: UnaryHandler,
-  logger?: MemberLogger,
-): grpc.handleUnaryCall<PlainMessage, PlainMessage> {
-  return (call, callback) => {
-    const ctx = callContext(call);
-    handler.handle(call.request, ctx).then(
-      (resp) => {
-        ctx.done();
-        callback(null, resp);
-      },
-      (err: unknown) => {
-        ctx.done();
-        if (!(err instanceof Error) || err.name !== "RpcError") logger?.debug({ err }, "request failed");
-        callback(statusOf(err));
-      },
-    );
-  };
+/** grpc-timeout: an integer of at most 8 digits and a unit (H, M, S, m, u, n). */
+function parseTimeout(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(\d{1,8})([HMSmun])$/.exec(value);
+  if (m === null) return undefined;
+  const n = Number(m[1]);
+  const unitMs = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 }[m[2] as "H"];
+  return n * unitMs;
 }
 
-function serverStreamImpl(
-  handler: ServerStreamHandler,
-): grpc.handleServerStreamingCall<PlainMessage, PlainMessage> {
-  return (call) => {
-    const ctx = callContext(call);
-    void (async () => {
-      try {
-        for await (const resp of handler.handle(call.request, ctx)) {
-          if (ctx.signal.aborted) return;
-          if (!call.write(resp)) {
-            await new Promise<void>((resolve) => {
-              const done = (): void => {
-                call.off("drain", done);
-                ctx.signal.removeEventListener("abort", done);
-                resolve();
-              };
-              call.on("drain", done);
-              ctx.signal.addEventListener("abort", done, { once: true });
-            });
-          }
+/** Frames a message: flag byte (not compressed), 4-byte big-endian length, bytes. */
+function frameMessage(bytes: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(5 + bytes.length);
+  out[0] = 0;
+  out.writeUInt32BE(bytes.length, 1);
+  out.set(bytes, 5);
+  return out;
+}
+
+interface MethodEntry {
+  method: ServiceMethod;
+  handler: Handler | undefined;
+}
+
+/** Splits a stream's body into gRPC messages; one instance per call. */
+class MessageReader {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private need = -1; // length of the message whose prefix has been read, -1 while reading a prefix
+
+  constructor(private readonly maxBytes: number) {}
+
+  /** Adds bytes; returns the complete messages, or throws an RpcStatus for an oversized/compressed one. */
+  push(chunk: Buffer): Buffer[] {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    const out: Buffer[] = [];
+    for (;;) {
+      if (this.need < 0) {
+        if (this.buffered < 5) return out;
+        const prefix = this.take(5);
+        const length = prefix.readUInt32BE(1);
+        if (prefix[0] !== 0) {
+          throw new CallStatus(
+            GRPC_CODES.UNIMPLEMENTED,
+            "grpc: Decompressor is not installed for grpc-encoding",
+          );
         }
-        if (!ctx.signal.aborted) call.end();
-      } catch (err) {
-        if (!ctx.signal.aborted) call.emit("error", statusOf(err));
+        if (length > this.maxBytes) {
+          throw new CallStatus(
+            GRPC_CODES.RESOURCE_EXHAUSTED,
+            `grpc: received message larger than max (${length} vs. ${this.maxBytes})`,
+          );
+        }
+        this.need = length;
       }
-    })();
-  };
+      if (this.buffered < this.need) return out;
+      out.push(this.take(this.need));
+      this.need = -1;
+    }
+  }
+
+  private take(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
+    const first = this.chunks[0]!;
+    if (first.length >= n) {
+      const part = first.subarray(0, n);
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+      this.buffered -= n;
+      return part;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const c = this.chunks[0]!;
+      const k = Math.min(c.length, n - filled);
+      c.copy(out, filled, 0, k);
+      filled += k;
+      if (k === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(k);
+    }
+    this.buffered -= n;
+    return out;
+  }
 }
 
-function bidiImpl(handler: BidiStreamHandler): grpc.handleBidiStreamingCall<PlainMessage, PlainMessage> {
-  return (call) => {
-    const ctx = callContext(call);
-    let ended = false;
-    const input = handler.open(
-      {
-        send: (resp) => (ended ? true : call.write(resp)),
-        onDrain: (listener) => call.on("drain", listener),
-        end: (err) => {
-          if (ended) return;
-          ended = true;
-          if (ctx.signal.aborted) return;
-          if (err === undefined) call.end();
-          else call.emit("error", statusOf(err));
-        },
-      },
-      ctx,
+/** A gRPC status raised by the binding itself. */
+class CallStatus extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** One gRPC call on one HTTP/2 stream: its context, its answer, its end. */
+class Call {
+  private readonly controller = new AbortController();
+  private finished = false;
+  private deadline: NodeJS.Timeout | undefined;
+  readonly ctx: CallContext;
+
+  constructor(
+    readonly stream: H2Stream,
+    readonly method: ServiceMethod,
+    private readonly logger: MemberLogger | undefined,
+  ) {
+    const metadata = new Map<string, string>();
+    for (const [k, v] of stream.headers) {
+      if (k[0] === ":") continue;
+      metadata.set(k, k.endsWith("-bin") ? Buffer.from(v, "base64").toString("utf8") : v);
+    }
+    this.ctx = { signal: this.controller.signal, metadata };
+    const timeoutMs = parseTimeout(stream.headers.get("grpc-timeout"));
+    if (timeoutMs !== undefined) {
+      this.deadline = setTimeout(() => {
+        this.abort("context deadline exceeded");
+        this.finish(GRPC_CODES.DEADLINE_EXCEEDED, "context deadline exceeded");
+      }, timeoutMs);
+    }
+  }
+
+  get done(): boolean {
+    return this.finished;
+  }
+
+  abort(reason = "context canceled"): void {
+    if (!this.controller.signal.aborted) this.controller.abort(new Error(reason));
+  }
+
+  /** Sends one response message (headers first); false when the stream wants the writer to wait. */
+  send(msg: PlainMessage): boolean {
+    if (this.finished) return true;
+    if (!this.stream.headersSent) this.stream.sendHeaders(RESPONSE_HEADERS);
+    return this.stream.sendData(frameMessage(encodePlain(this.method.responseType, msg)));
+  }
+
+  /** A unary answer: headers, message and trailers in one go. */
+  answer(msg: PlainMessage): void {
+    if (this.finished) return;
+    let bytes: Uint8Array;
+    try {
+      bytes = encodePlain(this.method.responseType, msg);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.send0(bytes);
+  }
+
+  private send0(bytes: Uint8Array): void {
+    this.finished = true;
+    clearTimeout(this.deadline);
+    this.stream.sendHeaders(RESPONSE_HEADERS);
+    this.stream.sendData(frameMessage(bytes));
+    this.stream.sendTrailers(OK_TRAILERS);
+  }
+
+  /** Ends the call with OK, or with the status of `err`. */
+  end(err?: unknown): void {
+    if (err !== undefined) {
+      this.fail(err);
+      return;
+    }
+    this.finish(GRPC_CODES.OK, "");
+  }
+
+  fail(err: unknown): void {
+    if (err instanceof CallStatus) {
+      this.finish(err.code, err.message);
+      return;
+    }
+    if (!(err instanceof Error) || err.name !== "RpcError") this.logger?.debug({ err }, "request failed");
+    const rpc = toRpcError(err);
+    this.finish(rpc.code, rpc.message);
+  }
+
+  finish(code: number, message: string): void {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.deadline);
+    // As in grpc-go, a streaming call's context ends with the call (a unary handler has returned).
+    if (this.method.requestStream || this.method.responseStream) this.abort();
+    if (this.stream.closed) return;
+    if (!this.stream.headersSent) {
+      // Trailers-only answer: status in the one header block.
+      this.stream.sendHeaders(
+        encodeHeaderBlock([
+          [":status", "200"],
+          ["content-type", "application/grpc"],
+          ...statusFields(code, message),
+        ]),
+        true,
+      );
+      return;
+    }
+    this.stream.sendTrailers(code === 0 ? OK_TRAILERS : encodeHeaderBlock(statusFields(code, message)));
+  }
+
+  /** The client went away or reset the stream. */
+  gone(): void {
+    this.finished = true;
+    clearTimeout(this.deadline);
+    this.abort();
+  }
+}
+
+function decodeRequest(method: ServiceMethod, bytes: Buffer): PlainMessage {
+  try {
+    return decodePlain(method.requestType, bytes);
+  } catch (err) {
+    throw new CallStatus(GRPC_CODES.INTERNAL, `grpc: error unmarshalling request: ${(err as Error).message}`);
+  }
+}
+
+function startUnary(call: Call, handler: Handler & { kind: "unary" }, maxRecvBytes: number): void {
+  const reader = new MessageReader(maxRecvBytes);
+  let started = false;
+  const onMessage = (bytes: Buffer): void => {
+    started = true;
+    let req: PlainMessage;
+    try {
+      req = decodeRequest(call.method, bytes);
+    } catch (err) {
+      call.fail(err);
+      return;
+    }
+    handler.handle(req, call.ctx).then(
+      (resp) => call.answer(resp),
+      (err: unknown) => call.fail(err),
     );
-    call.on("data", (msg: PlainMessage) => input.message(msg));
-    call.on("end", () => input.end());
-    call.on("error", () => ctx.abort());
-    call.on("close", () => {
-      if (!ended) ctx.abort();
-    });
+  };
+  call.stream.listener = {
+    data: (chunk) => {
+      if (call.done) return;
+      try {
+        const messages = reader.push(chunk);
+        if (messages.length === 0) return;
+        if (started || messages.length > 1) {
+          throw new CallStatus(GRPC_CODES.INTERNAL, "grpc: more than one request message for a unary call");
+        }
+        onMessage(messages[0]!);
+      } catch (err) {
+        call.fail(err);
+      }
+    },
+    end: () => {
+      if (!started && !call.done) {
+        call.finish(GRPC_CODES.INTERNAL, "grpc: error while receiving the request message: EOF");
+      }
+    },
+    reset: () => call.gone(),
   };
 }
 
-function methodDefinition(m: ServiceMethod): grpc.MethodDefinition<PlainMessage, PlainMessage> {
-  return {
-    path: m.path,
-    requestStream: m.requestStream,
-    responseStream: m.responseStream,
-    requestSerialize: (msg: PlainMessage) => Buffer.from(encodePlain(m.requestType, msg)),
-    requestDeserialize: (bytes: Buffer) => decodePlain(m.requestType, bytes),
-    responseSerialize: (msg: PlainMessage) => Buffer.from(encodePlain(m.responseType, msg)),
-    responseDeserialize: (bytes: Buffer) => decodePlain(m.responseType, bytes),
+function startServerStream(
+  call: Call,
+  handler: Handler & { kind: "server-stream" },
+  maxRecvBytes: number,
+): void {
+  const reader = new MessageReader(maxRecvBytes);
+  let started = false;
+  const run = async (req: PlainMessage): Promise<void> => {
+    try {
+      for await (const resp of handler.handle(req, call.ctx)) {
+        if (call.done) return;
+        if (!call.send(resp)) {
+          await new Promise<void>((resolve) => {
+            const done = (): void => {
+              call.ctx.signal.removeEventListener("abort", done);
+              resolve();
+            };
+            call.stream.onDrain(done);
+            call.ctx.signal.addEventListener("abort", done, { once: true });
+          });
+        }
+      }
+      call.end();
+    } catch (err) {
+      call.fail(err);
+    }
+  };
+  call.stream.listener = {
+    data: (chunk) => {
+      if (call.done || started) return;
+      try {
+        const messages = reader.push(chunk);
+        if (messages.length === 0) return;
+        started = true;
+        void run(decodeRequest(call.method, messages[0]!));
+      } catch (err) {
+        call.fail(err);
+      }
+    },
+    end: () => {
+      if (!started && !call.done) {
+        call.finish(GRPC_CODES.INTERNAL, "grpc: error while receiving the request message: EOF");
+      }
+    },
+    reset: () => call.gone(),
   };
 }
 
-function implementationOf(handler: Handler, logger?: MemberLogger): grpc.UntypedHandleCall {
-  switch (handler.kind) {
-    case "unary":
-      return unaryImpl(handler, logger);
-    case "server-stream":
-      return serverStreamImpl(handler);
-    case "bidi":
-      return bidiImpl(handler);
-  }
-}
-
-/** A method in the .proto files with no handler answers UNIMPLEMENTED, as grpc-go does. */
-function unimplemented(m: ServiceMethod): grpc.UntypedHandleCall {
-  const status = {
-    code: GRPC_CODES.UNIMPLEMENTED,
-    details: `unknown method ${m.method} for service ${m.service}`,
+function startBidi(call: Call, handler: Handler & { kind: "bidi" }, maxRecvBytes: number): void {
+  const reader = new MessageReader(maxRecvBytes);
+  let ended = false;
+  const input: StreamInput = handler.open(
+    {
+      send: (resp) => (ended ? true : call.send(resp)),
+      onDrain: (listener) => call.stream.onDrain(listener),
+      end: (err) => {
+        if (ended) return;
+        ended = true;
+        call.end(err);
+      },
+    },
+    call.ctx,
+  );
+  call.stream.listener = {
+    data: (chunk) => {
+      if (call.done) return;
+      try {
+        for (const m of reader.push(chunk)) input.message(decodeRequest(call.method, m));
+      } catch (err) {
+        ended = true;
+        call.fail(err);
+        call.abort();
+      }
+    },
+    end: () => {
+      if (!call.done) input.end();
+    },
+    reset: () => {
+      ended = true;
+      call.gone();
+    },
   };
-  if (!m.requestStream && !m.responseStream) {
-    return ((_call, callback) => callback(status)) as grpc.handleUnaryCall<PlainMessage, PlainMessage>;
-  }
-  return ((call: grpc.ServerWritableStream<PlainMessage, PlainMessage>) =>
-    call.emit("error", status)) as grpc.handleServerStreamingCall<PlainMessage, PlainMessage>;
 }
 
 export function createGrpcServer(table: HandlerTable, opts: GrpcServerOptions): GrpcEndpoint {
-  const server = new grpc.Server({
-    "grpc.max_receive_message_length": opts.maxRecvBytes,
-    "grpc.max_send_message_length": -1,
-    "grpc.keepalive_time_ms": KEEPALIVE_INTERVAL_MS,
-    "grpc.keepalive_timeout_ms": KEEPALIVE_TIMEOUT_MS,
-  });
-  const services = new Map<string, ServiceMethod[]>();
+  const methods = new Map<string, MethodEntry>();
+  const services = new Set<string>();
   for (const m of serviceMethods()) {
-    const list = services.get(m.service) ?? [];
-    list.push(m);
-    services.set(m.service, list);
+    methods.set(m.path, { method: m, handler: table.get(m.path) });
+    services.add(m.service);
   }
-  for (const methods of services.values()) {
-    const definition: Record<string, grpc.MethodDefinition<PlainMessage, PlainMessage>> = {};
-    const implementation: grpc.UntypedServiceImplementation = {};
-    for (const m of methods) {
-      definition[m.method] = methodDefinition(m);
-      const handler = table.get(m.path);
-      implementation[m.method] =
-        handler === undefined ? unimplemented(m) : implementationOf(handler, opts.logger);
+  const connections = new Set<H2Connection>();
+  let closing = false;
+
+  const refuse = (stream: H2Stream, code: number, message: string): void => {
+    stream.sendHeaders(
+      encodeHeaderBlock([
+        [":status", "200"],
+        ["content-type", "application/grpc"],
+        ...statusFields(code, message),
+      ]),
+      true,
+    );
+  };
+
+  const onStream = (stream: H2Stream): void => {
+    const h = stream.headers;
+    const contentType = h.get("content-type") ?? "";
+    if (h.get(":method") !== "POST" || !contentType.startsWith("application/grpc")) {
+      stream.sendHeaders(
+        encodeHeaderBlock([
+          [":status", "415"],
+          ...statusFields(GRPC_CODES.INTERNAL, `invalid gRPC request content-type "${contentType}"`),
+        ]),
+        true,
+      );
+      return;
     }
-    server.addService(definition as grpc.ServiceDefinition, implementation);
-  }
-  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    const path = h.get(":path") ?? "";
+    const entry = methods.get(path);
+    if (entry === undefined || entry.handler === undefined) {
+      const slash = path.lastIndexOf("/");
+      const service = path.slice(1, Math.max(1, slash));
+      const method = path.slice(slash + 1);
+      refuse(
+        stream,
+        GRPC_CODES.UNIMPLEMENTED,
+        services.has(service)
+          ? `unknown method ${method} for service ${service}`
+          : `unknown service ${service}`,
+      );
+      return;
+    }
+    const call = new Call(stream, entry.method, opts.logger);
+    const handler = entry.handler;
+    switch (handler.kind) {
+      case "unary":
+        startUnary(call, handler, opts.maxRecvBytes);
+        return;
+      case "server-stream":
+        startServerStream(call, handler, opts.maxRecvBytes);
+        return;
+      case "bidi":
+        startBidi(call, handler, opts.maxRecvBytes);
+        return;
+    }
+  };
+
   return {
-    injectConnection: (socket) => injector.injectConnection(socket),
+    injectConnection(socket, head) {
+      if (closing) {
+        socket.destroy();
+        return;
+      }
+      const conn = new H2Connection(socket, head, {
+        onStream,
+        keepaliveIntervalMs: KEEPALIVE_INTERVAL_MS,
+        keepaliveTimeoutMs: KEEPALIVE_TIMEOUT_MS,
+      });
+      connections.add(conn);
+      conn.onClose(() => connections.delete(conn));
+    },
     close: () =>
       new Promise<void>((resolve) => {
+        closing = true;
+        for (const c of connections) c.goAway();
         // Give in-flight calls a moment, then cut what is left (watch streams never end by themselves).
-        const timer = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, 1000);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
+        const deadline = Date.now() + 1000;
+        const check = (): void => {
+          if (connections.size === 0 || Date.now() >= deadline) {
+            for (const c of connections) c.destroy();
+            resolve();
+            return;
+          }
+          setTimeout(check, 20).unref();
+        };
+        check();
       }),
   };
 }
