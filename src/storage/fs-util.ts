@@ -1,6 +1,9 @@
 // Small filesystem helpers for durable writes: fsync a directory after creating, renaming or
-// removing files in it, and zero-filled file preallocation. All asynchronous.
+// removing files in it, and zero-filled file preallocation. All asynchronous except
+// writeFullySync, which the WAL uses for small appends into an already preallocated segment (see
+// SYNC_WRITE_LIMIT in wal.ts for why).
 
+import fs from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 
 /** fsync a directory so that entries created, renamed or removed in it survive a crash. */
@@ -23,6 +26,26 @@ export async function writeFully(
 ): Promise<void> {
   while (start < end) {
     const { bytesWritten } = await fh.write(buf, start, end - start, position);
+    if (bytesWritten <= 0) throw new Error(`short write at offset ${position}`);
+    start += bytesWritten;
+    position += bytesWritten;
+  }
+}
+
+/**
+ * Write all of buf[start, end) at `position` of the open file descriptor `fd` with synchronous
+ * positional writes on the calling thread, looping over short writes. Throws what the write
+ * throws. Through `fs.writeSync` (not a named import) so tests can inject errors and short writes.
+ */
+export function writeFullySync(
+  fd: number,
+  buf: Uint8Array,
+  position: number,
+  start = 0,
+  end = buf.length,
+): void {
+  while (start < end) {
+    const bytesWritten = fs.writeSync(fd, buf, start, end - start, position);
     if (bytesWritten <= 0) throw new Error(`short write at offset ${position}`);
     start += bytesWritten;
     position += bytesWritten;

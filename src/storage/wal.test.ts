@@ -4,11 +4,12 @@
 
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
+import fs from "node:fs";
 import { readdir } from "node:fs/promises";
 import { StorageFailedError } from "./errors.js";
 import { DurableLogStore, storagePaths } from "./raft-log-store.js";
 import { entry, quietLogger, range, tempDir } from "./store-factories.test-util.js";
-import type { WalFaults } from "./wal.js";
+import { SYNC_WRITE_LIMIT, type WalFaults } from "./wal.js";
 
 const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
@@ -145,6 +146,96 @@ for (const kind of ["write", "fsync", "preallocate"] as const) {
   });
 }
 
+type WriteSync = (fd: number, buf: Uint8Array, offset: number, length: number, position: number) => number;
+
+/**
+ * Replace fs.writeSync (which fs-util's writeFullySync calls) for the rest of test `t`. `impl`
+ * gets the real writeSync and the call's arguments.
+ */
+function mockWriteSync(
+  t: { mock: { method: (obj: object, name: string, impl: WriteSync) => unknown } },
+  impl: (real: WriteSync, ...args: Parameters<WriteSync>) => number,
+): void {
+  const real = fs.writeSync.bind(fs) as WriteSync;
+  t.mock.method(fs, "writeSync", (...args: Parameters<WriteSync>) => impl(real, ...args));
+}
+
+test("a failed synchronous write of a small append stops the WAL as a failed write and loses nothing acknowledged", async (t) => {
+  const dir = await freshDir();
+  // beforeWrite runs synchronously right before the segment write, so when armed, the next
+  // writeSync is the WAL's: it is sent to a read-only descriptor of the same file, and the kernel
+  // answers EBADF as it would for a real failing write.
+  let armed = false;
+  let failNext: string | null = null;
+  let failed = 0;
+  mockWriteSync(t, (real, fd, ...rest) => {
+    if (failNext === null) return real(fd, ...rest);
+    const ro = fs.openSync(failNext, "r");
+    failNext = null;
+    failed++;
+    try {
+      return real(ro, ...rest);
+    } finally {
+      fs.closeSync(ro);
+    }
+  });
+  const faults: WalFaults = {
+    beforeWrite: (path) => {
+      if (armed) failNext = path;
+    },
+  };
+  const opts = { logger: quietLogger, segmentSize: 1 << 20 };
+  const s = await DurableLogStore.open(dir, { ...opts, faults });
+  for (let i = 1; i <= 10; i++) await s.save({ entries: [entry(i, 1)] }, true);
+  armed = true;
+  const err = await s.save({ entries: [entry(11, 1)] }, true).then(
+    () => assert.fail("the append after a failed write resolved"),
+    (e: unknown) => e,
+  );
+  failNext = null;
+  armed = false;
+  assert.equal(failed, 1, "the small append was not written with writeSync");
+  assert.ok(err instanceof StorageFailedError, String(err));
+  assert.match(err.message, /during write to \S+\.wal: EBADF/);
+  assert.equal(s.failed, err);
+  await assert.rejects(s.save({ entries: [entry(11, 1)] }, true), StorageFailedError);
+  await s.close();
+  const again = await DurableLogStore.open(dir, opts);
+  assert.ok(again.lastIndex() >= 10, `recovered ${again.lastIndex()} < acknowledged 10`);
+  assert.deepEqual(again.entries(1, 11), range(1, 10, 1));
+  await again.save({ entries: [entry(again.lastIndex() + 1, 2)] }, true);
+  await again.close();
+});
+
+test("synchronous writes continue after short writes, and chunks at the limit use the async write", async (t) => {
+  const dir = await freshDir();
+  let calls = 0;
+  let largest = 0;
+  mockWriteSync(t, (real, fd, buf, offset, length, position) => {
+    calls++;
+    largest = Math.max(largest, length);
+    return real(fd, buf, offset, Math.min(length, 7), position); // at most 7 bytes per call
+  });
+  const opts = { logger: quietLogger, segmentSize: 4 << 20 };
+  const s = await DurableLogStore.open(dir, opts);
+  for (let i = 1; i <= 5; i++) await s.save({ entries: [entry(i, 1, new Uint8Array(100).fill(i))] }, true);
+  assert.ok(calls > 5 * 10, `only ${calls} writeSync calls for five short-written appends`);
+  const small = largest;
+  const big = entry(6, 1, new Uint8Array(SYNC_WRITE_LIMIT).fill(6));
+  await s.save({ entries: [big] }, true);
+  assert.equal(largest, small, "a chunk of SYNC_WRITE_LIMIT bytes or more went through writeSync");
+  await s.save({ entries: [entry(7, 1)] }, true);
+  await s.close();
+  const again = await DurableLogStore.open(dir, opts);
+  assert.equal(again.lastIndex(), 7);
+  assert.deepEqual(again.entries(1, 8), [
+    ...range(1, 5, 1).map((e) => entry(e.index, 1, new Uint8Array(100).fill(e.index))),
+    big,
+    entry(7, 1),
+  ]);
+  await again.close();
+});
+
 test("the storage code makes no synchronous fs calls", async () => {
   const { readdir: list, readFile: read } = await import("node:fs/promises");
   const { dirname, join } = await import("node:path");
@@ -154,8 +245,21 @@ test("the storage code makes no synchronous fs calls", async () => {
     (n) => /\.(ts|js)$/.test(n) && !/\.test(-util)?\.(ts|js)$/.test(n),
   );
   assert.ok(sources.length >= 8, `found ${sources.length} source files`);
+  // The one exception: small WAL appends are written with a synchronous pwrite into the page
+  // cache of a preallocated segment (see SYNC_WRITE_LIMIT in wal.ts), through writeFullySync.
+  // Reads, opens, fsyncs and everything else stay asynchronous.
+  const allowed: Record<string, string[]> = {
+    "fs-util": ["writeSync", "writeFullySync"],
+    wal: ["writeFullySync"],
+  };
   for (const name of sources) {
     const text = await read(join(dir, name), "utf8");
-    assert.doesNotMatch(text, /\b\w+Sync\(/, `${name} calls a synchronous fs function`);
+    const ok = allowed[name.replace(/\.(ts|js)$/, "")] ?? [];
+    const calls = [...text.matchAll(/\b(\w+Sync)\(/g)].map((m) => m[1]!);
+    assert.deepEqual(
+      calls.filter((c) => !ok.includes(c)),
+      [],
+      `${name} calls a synchronous fs function`,
+    );
   }
 });
