@@ -18,6 +18,8 @@ const sizes = arg("members", "1,3").split(",").map(Number);
 const rounds = Number(arg("rounds", "2"));
 const total = Number(arg("total", "10000"));
 const procs = Number(arg("procs", "1"));
+/** Only the workloads whose label contains this text (e.g. only=put), all by default. */
+const only = arg("only", "");
 
 interface Case {
   label: string;
@@ -28,7 +30,7 @@ interface Case {
   total: number;
 }
 
-const cases: Case[] = [
+const allCases: Case[] = [
   {
     label: "put, 1 client",
     workload: "put",
@@ -55,6 +57,8 @@ const cases: Case[] = [
     total,
   },
 ];
+
+const cases = allCases.filter((c) => c.label.includes(only));
 
 const fmt = (n: number) => n.toLocaleString("en-US", { maximumFractionDigits: 0 });
 

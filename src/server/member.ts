@@ -255,6 +255,8 @@ export class Member implements MemberApi {
   // raft
   private readonly node: RawNode;
   private term = 0;
+  /** The vote in `term` as last persisted. */
+  private vote = "";
   private lead = "";
   private isLeader = false;
   private committedIndex = 0;
@@ -342,6 +344,7 @@ export class Member implements MemberApi {
     const initial = logStore.initialState();
     this.confState = initial.confState;
     this.term = initial.hardState.term;
+    this.vote = initial.hardState.vote;
     this.committedIndex = initial.hardState.commit;
     const storedApplied = this.store.appliedIndex();
     if (storedApplied > logStore.lastIndex()) {
@@ -1237,6 +1240,16 @@ export class Member implements MemberApi {
   private async handleReady(rd: Ready): Promise<void> {
     // A leader's snapshot replaces the backend before the raft log records it (see snapshot-install.ts).
     if (rd.snapshot !== undefined) await this.installSnapshot(rd.snapshot.metadata);
+    // A leader whose term and vote are already on disk sends its appends before its own fsync
+    // (Raft thesis §10.2.1): followers write in parallel with it, and commit still waits for the
+    // leader's own persisted match index. Anything else (a new term or vote, a follower's
+    // acknowledgements) goes out only after the save.
+    const sendEarly =
+      rd.messages.length > 0 &&
+      this.isLeader &&
+      rd.softState === undefined &&
+      (rd.hardState === undefined || (rd.hardState.term === this.term && rd.hardState.vote === this.vote));
+    if (sendEarly) this.sendMessages(rd.messages);
     const save = this.logStore.save(
       { hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot },
       rd.mustSync,
@@ -1250,11 +1263,12 @@ export class Member implements MemberApi {
       this.backgroundSave = Promise.all([prev, save]).then(() => undefined);
       this.backgroundSave.catch((err: unknown) => this.fail(err));
     }
-    if (rd.messages.length > 0) this.sendMessages(rd.messages);
+    if (rd.messages.length > 0 && !sendEarly) this.sendMessages(rd.messages);
     if (rd.snapshot !== undefined && this.snapshotTempDir !== undefined)
       removeInstallMarker(this.config.dataDir);
     if (rd.hardState !== undefined) {
       this.term = rd.hardState.term;
+      this.vote = rd.hardState.vote;
       this.committedIndex = rd.hardState.commit;
     }
     if (rd.softState !== undefined) this.onSoftState(rd.softState);
