@@ -1,7 +1,7 @@
 // Prometheus metrics under etcd's metric names, so dashboards and alerts written for etcd work.
 // Member state is read at scrape time (collect callbacks calling MemberApi), so the member needs
 // no metric code; the RPC counters are counted by the API layer (see api/http/instrument.ts).
-import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Registry, collectDefaultMetrics, type LabelValues } from "prom-client";
 import type { MemberApi } from "../server/member-api.js";
 import { ETCD_API_VERSION, VERSION } from "../version.js";
 
@@ -19,8 +19,45 @@ interface MaybeCounting {
   metricCounters?: () => MemberMetricCounters;
 }
 
+/** A count kept for one fixed set of labels. */
+export interface CountSlot {
+  n: number;
+}
+
+/**
+ * Increments kept as plain numbers, one slot per label set, and added to their prom-client counter
+ * when it is collected (a scrape). prom-client hashes and validates the labels on every inc(), and
+ * an RPC makes four of them on the request path.
+ */
+export class DeferredCounts<L extends string> {
+  private readonly slots: Array<{ labels: LabelValues<L>; slot: CountSlot }> = [];
+
+  /** A slot for `labels`; add to its `n`. */
+  slot(labels: LabelValues<L>): CountSlot {
+    const slot = { n: 0 };
+    this.slots.push({ labels, slot });
+    return slot;
+  }
+
+  /** Moves the counts into the counter (its collect callback). */
+  flush(counter: Counter<L>): void {
+    for (const { labels, slot } of this.slots) {
+      if (slot.n === 0) continue;
+      counter.inc(labels, slot.n);
+      slot.n = 0;
+    }
+  }
+}
+
 export interface ServerMetrics {
   registry: Registry;
+  /** Request-path counts for the four grpc_server_* counters (see DeferredCounts). */
+  rpcCounts: {
+    started: DeferredCounts<"grpc_type" | "grpc_service" | "grpc_method">;
+    handled: DeferredCounts<"grpc_type" | "grpc_service" | "grpc_method" | "grpc_code">;
+    msgReceived: DeferredCounts<"grpc_type" | "grpc_service" | "grpc_method">;
+    msgSent: DeferredCounts<"grpc_type" | "grpc_service" | "grpc_method">;
+  };
   grpcStarted: Counter<"grpc_type" | "grpc_service" | "grpc_method">;
   grpcHandled: Counter<"grpc_type" | "grpc_service" | "grpc_method" | "grpc_code">;
   grpcMsgReceived: Counter<"grpc_type" | "grpc_service" | "grpc_method">;
@@ -212,29 +249,47 @@ export function createMetrics(opts: MetricsOptions = {}): ServerMetrics {
   if (opts.quotaBackendBytes !== undefined) quota.set(opts.quotaBackendBytes);
 
   const rpcLabels = ["grpc_type", "grpc_service", "grpc_method"] as const;
+  const rpcCounts: ServerMetrics["rpcCounts"] = {
+    started: new DeferredCounts(),
+    handled: new DeferredCounts(),
+    msgReceived: new DeferredCounts(),
+    msgSent: new DeferredCounts(),
+  };
   const grpcStarted = new Counter({
     name: "grpc_server_started_total",
     help: "Total number of RPCs started on the server.",
     labelNames: rpcLabels,
     registers: [registry],
+    collect() {
+      rpcCounts.started.flush(this);
+    },
   });
   const grpcHandled = new Counter({
     name: "grpc_server_handled_total",
     help: "Total number of RPCs completed on the server, regardless of success or failure.",
     labelNames: [...rpcLabels, "grpc_code"] as const,
     registers: [registry],
+    collect() {
+      rpcCounts.handled.flush(this);
+    },
   });
   const grpcMsgReceived = new Counter({
     name: "grpc_server_msg_received_total",
     help: "Total number of RPC stream messages received on the server.",
     labelNames: rpcLabels,
     registers: [registry],
+    collect() {
+      rpcCounts.msgReceived.flush(this);
+    },
   });
   const grpcMsgSent = new Counter({
     name: "grpc_server_msg_sent_total",
     help: "Total number of gRPC stream messages sent by the server.",
     labelNames: rpcLabels,
     registers: [registry],
+    collect() {
+      rpcCounts.msgSent.flush(this);
+    },
   });
   const healthSuccess = new Counter({
     name: "etcd_server_health_success",
@@ -249,6 +304,7 @@ export function createMetrics(opts: MetricsOptions = {}): ServerMetrics {
 
   return {
     registry,
+    rpcCounts,
     grpcStarted,
     grpcHandled,
     grpcMsgReceived,

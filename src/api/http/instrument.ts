@@ -1,6 +1,6 @@
 // Counts RPCs into etcd's grpc_server_* metrics (go-grpc-prometheus names and labels) by wrapping
 // the handler table, so gRPC and gateway calls are counted alike without touching the handlers.
-import type { ServerMetrics } from "../../common/metrics.js";
+import type { CountSlot, ServerMetrics } from "../../common/metrics.js";
 import type {
   BidiStreamHandler,
   Handler,
@@ -36,20 +36,30 @@ export function instrumentHandlers(table: HandlerTable, metrics: ServerMetrics):
 }
 
 function wrap(handler: Handler, labels: RpcLabels, metrics: ServerMetrics): Handler {
+  const counts = metrics.rpcCounts;
+  const started = counts.started.slot(labels);
+  const received = counts.msgReceived.slot(labels);
+  const sent = counts.msgSent.slot(labels);
+  const handledByCode = new Map<number, CountSlot>();
   const handled = (err: unknown): void => {
     const code = err === undefined ? 0 : grpcStatusOf(err).code;
-    metrics.grpcHandled.inc({ ...labels, grpc_code: goCodeName(code) });
+    let slot = handledByCode.get(code);
+    if (slot === undefined) {
+      slot = counts.handled.slot({ ...labels, grpc_code: goCodeName(code) });
+      handledByCode.set(code, slot);
+    }
+    slot.n++;
   };
   switch (handler.kind) {
     case "unary":
       return {
         ...handler,
         async handle(req, ctx) {
-          metrics.grpcStarted.inc(labels);
-          metrics.grpcMsgReceived.inc(labels);
+          started.n++;
+          received.n++;
           try {
             const resp = await handler.handle(req, ctx);
-            metrics.grpcMsgSent.inc(labels);
+            sent.n++;
             handled(undefined);
             return resp;
           } catch (err) {
@@ -62,11 +72,11 @@ function wrap(handler: Handler, labels: RpcLabels, metrics: ServerMetrics): Hand
       return {
         ...handler,
         async *handle(req, ctx) {
-          metrics.grpcStarted.inc(labels);
-          metrics.grpcMsgReceived.inc(labels);
+          started.n++;
+          received.n++;
           try {
             for await (const msg of handler.handle(req, ctx)) {
-              metrics.grpcMsgSent.inc(labels);
+              sent.n++;
               yield msg;
             }
             handled(undefined);
@@ -80,12 +90,12 @@ function wrap(handler: Handler, labels: RpcLabels, metrics: ServerMetrics): Hand
       return {
         ...handler,
         open(out, ctx) {
-          metrics.grpcStarted.inc(labels);
+          started.n++;
           let done = false;
           const input = handler.open(
             {
               send(resp) {
-                metrics.grpcMsgSent.inc(labels);
+                sent.n++;
                 return out.send(resp);
               },
               onDrain: (listener) => out.onDrain(listener),
@@ -101,7 +111,7 @@ function wrap(handler: Handler, labels: RpcLabels, metrics: ServerMetrics): Hand
           );
           return {
             message(req) {
-              metrics.grpcMsgReceived.inc(labels);
+              received.n++;
               input.message(req);
             },
             end: () => input.end(),
