@@ -307,6 +307,8 @@ export class H2Connection {
   private out: Buffer[] = [];
   private flushScheduled = false;
   private goingAway = false;
+  /** A connection error was sent (GOAWAY with an error code). */
+  private failed = false;
   private dead = false;
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
@@ -374,7 +376,8 @@ export class H2Connection {
   // ---- input --------------------------------------------------------------------------------------
 
   private receive(chunk: Buffer): void {
-    if (this.dead) return;
+    // After a connection error nothing more is read: the GOAWAY is out and the socket is closing.
+    if (this.dead || this.failed) return;
     this.input = this.input.length === 0 ? chunk : Buffer.concat([this.input, chunk]);
     this.armKeepalive();
     try {
@@ -766,7 +769,8 @@ export class H2Connection {
   }
 
   private fail(code: number, message: string): void {
-    if (this.dead) return;
+    if (this.dead || this.failed) return;
+    this.failed = true;
     this.sendGoAway(code, message);
     this.flush();
     this.endSocket();

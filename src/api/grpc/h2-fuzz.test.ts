@@ -15,6 +15,8 @@ import { createGrpcServer, type GrpcEndpoint } from "./server.js";
 let endpoint: GrpcEndpoint;
 let listener: ClientListener;
 const uncaught: unknown[] = [];
+/** Calls of the DeleteRange handler, which only the connection-error test asks for. */
+let deleteCalls = 0;
 const onUncaught = (err: unknown): void => void uncaught.push(err);
 
 before(async () => {
@@ -25,6 +27,13 @@ before(async () => {
     unary("etcdserverpb.PutRequest", "etcdserverpb.PutResponse", () =>
       Promise.resolve({ header: { revision: "7" } }),
     ),
+  );
+  table.set(
+    "/etcdserverpb.KV/DeleteRange",
+    unary("etcdserverpb.DeleteRangeRequest", "etcdserverpb.DeleteRangeResponse", () => {
+      deleteCalls++;
+      return Promise.resolve({});
+    }),
   );
   endpoint = createGrpcServer(table, { maxRecvBytes: 64 * 1024 });
   listener = await listenClientUrl("http://127.0.0.1:0", { grpc: endpoint, http: (_q, r) => r.end() });
@@ -136,4 +145,46 @@ test("random frames after the preface never crash the server", { timeout: 120_00
     { seed, numRuns: 150 },
   );
   assert.equal(await put(), "7");
+});
+
+test("after a connection error the server reads nothing more from that connection", async () => {
+  const deleteRequest = encodeHeaderBlock([
+    [":method", "POST"],
+    [":scheme", "http"],
+    [":path", "/etcdserverpb.KV/DeleteRange"],
+    ["content-type", "application/grpc"],
+  ]);
+  const request = Buffer.concat([
+    frame(0x1, 0x4, 1, deleteRequest),
+    frame(0x0, 0x1, 1, Buffer.from([0, 0, 0, 0, 3, 0x0a, 0x01, 0x6b])),
+  ]);
+  // DATA on stream 0 is a connection error; a request sent after it (in a later packet, while the
+  // server still has the socket open) must not be served.
+  const bytes = Buffer.concat([
+    HTTP2_PREFACE,
+    frame(0x4, 0, 0, new Uint8Array(0)),
+    frame(0x0, 0, 0, new Uint8Array(1)),
+  ]);
+  const received = await new Promise<Buffer>((resolve) => {
+    const chunks: Buffer[] = [];
+    const s = net.connect(listener.port ?? 0, "127.0.0.1", () => {
+      s.write(bytes);
+      setTimeout(() => s.write(request), 100);
+    });
+    const done = (): void => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(Buffer.concat(chunks));
+    };
+    const timer = setTimeout(done, 2000);
+    s.on("data", (c: Buffer) => chunks.push(c));
+    s.on("error", done);
+    s.on("close", done);
+  });
+  const types: number[] = [];
+  for (let pos = 0; pos + 9 <= received.length; pos += 9 + received.readUIntBE(pos, 3))
+    types.push(received[pos + 3]!);
+  assert.ok(types.includes(0x7), `a GOAWAY was sent (frame types ${types.join(",")})`);
+  assert.ok(!types.includes(0x1), `no HEADERS answered the request (frame types ${types.join(",")})`);
+  assert.equal(deleteCalls, 0, "the request sent after the connection error reached its handler");
 });
