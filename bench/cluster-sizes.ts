@@ -11,12 +11,7 @@ import { runBenchInProcesses } from "../src/cli/bench-procs.js";
 import { runBench, type BenchReport } from "../src/cli/bench.js";
 import type { ServerKind } from "../test/e2e/harness.js";
 import { renderChart } from "./svg-chart.js";
-import { loadOptions, startTarget } from "./targets.js";
-
-function arg(name: string, fallback: string): string {
-  const hit = process.argv.slice(2).find((a) => a.startsWith(`${name}=`));
-  return hit === undefined ? fallback : hit.slice(name.length + 1);
-}
+import { benchArg as arg, loadOptions, startTarget } from "./targets.js";
 
 const sizes = arg("sizes", "1,3,5,7,9").split(",").map(Number);
 const total = Number(arg("total", "5000"));

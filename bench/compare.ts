@@ -7,12 +7,7 @@
 import { runBenchInProcesses } from "../src/cli/bench-procs.js";
 import { runBench, type BenchReport, type Workload } from "../src/cli/bench.js";
 import type { ServerKind } from "../test/e2e/harness.js";
-import { loadOptions, rssBytes, startTarget, type Target } from "./targets.js";
-
-function arg(name: string, fallback: string): string {
-  const hit = process.argv.slice(2).find((a) => a.startsWith(`${name}=`));
-  return hit === undefined ? fallback : hit.slice(name.length + 1);
-}
+import { benchArg as arg, loadOptions, rssBytes, startTarget, type Target } from "./targets.js";
 
 const sizes = arg("members", "1,3").split(",").map(Number);
 const rounds = Number(arg("rounds", "2"));

@@ -22,7 +22,7 @@ import { listenClientUrl } from "../src/api/listener.js";
 import { unary } from "../src/api/services/unary.js";
 import { runBench } from "../src/cli/bench.js";
 import { freeLoopbackPort } from "../src/cli/local-cluster.js";
-import { loadOptions } from "./targets.js";
+import { benchArg, loadOptions } from "./targets.js";
 
 // PutResponse { header { cluster_id: 1, member_id: 2, revision: 3, raft_term: 4 } }
 const RESPONSE = Buffer.from([0x0a, 0x08, 0x08, 0x01, 0x10, 0x02, 0x18, 0x03, 0x20, 0x04]);
@@ -105,8 +105,7 @@ if (isMode(mode)) {
   else if (mode === "kvorum") await serveKvorum(port);
   else serveGrpcJs(port);
 } else {
-  const hit = process.argv.slice(2).find((a) => a.startsWith("total="));
-  const total = hit === undefined ? 30_000 : Number(hit.slice(6));
+  const total = Number(benchArg("total", "30000"));
   console.log(
     "| server | calls/s (100 clients) | server CPU per call (user + system) | calls/s (1 client) | p50 (1 client) | p99 (1 client) |",
   );

@@ -12,12 +12,7 @@ import { join } from "node:path";
 import { Conn } from "../src/cli/bench.js";
 import { freeLoopbackPort } from "../src/cli/local-cluster.js";
 import { REPO_ROOT, type ServerKind } from "../test/e2e/harness.js";
-import { rssBytes } from "./targets.js";
-
-function arg(name: string, fallback: string): string {
-  const hit = process.argv.slice(2).find((a) => a.startsWith(`${name}=`));
-  return hit === undefined ? fallback : hit.slice(name.length + 1);
-}
+import { benchArg as arg, rssBytes } from "./targets.js";
 
 const keys = Number(arg("keys", "1000000"));
 const valueSize = Number(arg("value", "256"));

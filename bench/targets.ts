@@ -8,6 +8,12 @@ import { freeLoopbackPort, startLocalCluster } from "../src/cli/local-cluster.js
 import type { BenchOptions } from "../src/cli/bench.js";
 import { startServer, type ServerKind } from "../test/e2e/harness.js";
 
+/** A `name=value` argument of a bench script (`npm run compare -- members=1,3`), else `fallback`. */
+export function benchArg(name: string, fallback: string): string {
+  const hit = process.argv.slice(2).find((a) => a.startsWith(`${name}=`));
+  return hit === undefined ? fallback : hit.slice(name.length + 1);
+}
+
 /** The comparison benchmarks' load: 8-byte keys over 10,000 keys, 256-byte values, quiet. */
 export function loadOptions(
   endpoints: string[],

@@ -305,6 +305,8 @@ export class H2Connection {
   /** Streams with queued data or trailers, in the order they asked. */
   private readonly waiting = new Set<H2Stream>();
   private out: Buffer[] = [];
+  /** Bytes in `out`. */
+  private outBytes = 0;
   private flushScheduled = false;
   private goingAway = false;
   /** A connection error was sent (GOAWAY with an error code). */
@@ -705,19 +707,14 @@ export class H2Connection {
   }
 
   private congested(): boolean {
-    return this.socket.writableLength + this.outBytes() > SOCKET_HIGH_WATER;
-  }
-
-  private outBytes(): number {
-    let n = 0;
-    for (const b of this.out) n += b.length;
-    return n;
+    return this.socket.writableLength + this.outBytes > SOCKET_HIGH_WATER;
   }
 
   private queueFrame(type: number, flags: number, streamId: number, payload: Buffer): void {
     if (this.dead) return;
     this.out.push(frameHeader(payload.length, type, flags, streamId));
     if (payload.length > 0) this.out.push(payload);
+    this.outBytes += FRAME_HEADER + payload.length;
     this.scheduleFlush();
   }
 
@@ -737,6 +734,7 @@ export class H2Connection {
     if (this.dead || this.out.length === 0) return;
     const out = this.out;
     this.out = [];
+    this.outBytes = 0;
     if (out.length === 1) {
       this.socket.write(out[0]);
       return;

@@ -4,6 +4,7 @@
 // sniffs each connection and hands the gRPC ones over (TLS already terminated) with the bytes it
 // has read so far.
 import type { Duplex } from "node:stream";
+import { ByteQueue } from "../../common/byte-queue.js";
 import type { MemberLogger } from "../../common/logger.js";
 import { decodePlain, encodePlain, serviceMethods, type ServiceMethod } from "../../proto/codec.js";
 import { GRPC_CODES, toRpcError } from "../errors.js";
@@ -76,21 +77,19 @@ interface MethodEntry {
 
 /** Splits a stream's body into gRPC messages; one instance per call. */
 class MessageReader {
-  private chunks: Buffer[] = [];
-  private buffered = 0;
+  private readonly queue = new ByteQueue();
   private need = -1; // length of the message whose prefix has been read, -1 while reading a prefix
 
   constructor(private readonly maxBytes: number) {}
 
-  /** Adds bytes; returns the complete messages, or throws an RpcStatus for an oversized/compressed one. */
+  /** Adds bytes; returns the complete messages, or throws a CallStatus for an oversized/compressed one. */
   push(chunk: Buffer): Buffer[] {
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
+    this.queue.push(chunk);
     const out: Buffer[] = [];
     for (;;) {
       if (this.need < 0) {
-        if (this.buffered < 5) return out;
-        const prefix = this.take(5);
+        if (this.queue.length < 5) return out;
+        const prefix = this.queue.take(5);
         const length = prefix.readUInt32BE(1);
         if (prefix[0] !== 0) {
           throw new CallStatus(
@@ -106,34 +105,10 @@ class MessageReader {
         }
         this.need = length;
       }
-      if (this.buffered < this.need) return out;
-      out.push(this.take(this.need));
+      if (this.queue.length < this.need) return out;
+      out.push(this.queue.take(this.need));
       this.need = -1;
     }
-  }
-
-  private take(n: number): Buffer {
-    if (n === 0) return Buffer.alloc(0);
-    const first = this.chunks[0]!;
-    if (first.length >= n) {
-      const part = first.subarray(0, n);
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-      this.buffered -= n;
-      return part;
-    }
-    const out = Buffer.allocUnsafe(n);
-    let filled = 0;
-    while (filled < n) {
-      const c = this.chunks[0]!;
-      const k = Math.min(c.length, n - filled);
-      c.copy(out, filled, 0, k);
-      filled += k;
-      if (k === c.length) this.chunks.shift();
-      else this.chunks[0] = c.subarray(k);
-    }
-    this.buffered -= n;
-    return out;
   }
 }
 
@@ -199,10 +174,6 @@ class Call {
       this.fail(err);
       return;
     }
-    this.send0(bytes);
-  }
-
-  private send0(bytes: Uint8Array): void {
     this.finished = true;
     clearTimeout(this.deadline);
     this.stream.sendHeaders(RESPONSE_HEADERS);
@@ -267,23 +238,13 @@ function decodeRequest(method: ServiceMethod, bytes: Buffer): PlainMessage {
   }
 }
 
-function startUnary(call: Call, handler: Handler & { kind: "unary" }, maxRecvBytes: number): void {
+/**
+ * Unary and server-streaming calls take exactly one request message: the handler starts on it,
+ * and a second message (or none before the client's end) fails the call.
+ */
+function readOneRequest(call: Call, maxRecvBytes: number, start: (req: PlainMessage) => void): void {
   const reader = new MessageReader(maxRecvBytes);
   let started = false;
-  const onMessage = (bytes: Buffer): void => {
-    started = true;
-    let req: PlainMessage;
-    try {
-      req = decodeRequest(call.method, bytes);
-    } catch (err) {
-      call.fail(err);
-      return;
-    }
-    handler.handle(req, call.ctx).then(
-      (resp) => call.answer(resp),
-      (err: unknown) => call.fail(err),
-    );
-  };
   call.stream.listener = {
     data: (chunk) => {
       if (call.done) return;
@@ -291,9 +252,10 @@ function startUnary(call: Call, handler: Handler & { kind: "unary" }, maxRecvByt
         const messages = reader.push(chunk);
         if (messages.length === 0) return;
         if (started || messages.length > 1) {
-          throw new CallStatus(GRPC_CODES.INTERNAL, "grpc: more than one request message for a unary call");
+          throw new CallStatus(GRPC_CODES.INTERNAL, "grpc: more than one request message for this call");
         }
-        onMessage(messages[0]!);
+        started = true;
+        start(decodeRequest(call.method, messages[0]!));
       } catch (err) {
         call.fail(err);
       }
@@ -307,52 +269,45 @@ function startUnary(call: Call, handler: Handler & { kind: "unary" }, maxRecvByt
   };
 }
 
+function startUnary(call: Call, handler: Handler & { kind: "unary" }, maxRecvBytes: number): void {
+  readOneRequest(call, maxRecvBytes, (req) => {
+    handler.handle(req, call.ctx).then(
+      (resp) => call.answer(resp),
+      (err: unknown) => call.fail(err),
+    );
+  });
+}
+
 function startServerStream(
   call: Call,
   handler: Handler & { kind: "server-stream" },
   maxRecvBytes: number,
 ): void {
-  const reader = new MessageReader(maxRecvBytes);
-  let started = false;
-  const run = async (req: PlainMessage): Promise<void> => {
-    try {
-      for await (const resp of handler.handle(req, call.ctx)) {
-        if (call.done) return;
-        if (!call.send(resp)) {
-          await new Promise<void>((resolve) => {
-            const done = (): void => {
-              call.ctx.signal.removeEventListener("abort", done);
-              resolve();
-            };
-            call.stream.onDrain(done);
-            call.ctx.signal.addEventListener("abort", done, { once: true });
-          });
-        }
-      }
-      call.end();
-    } catch (err) {
-      call.fail(err);
-    }
-  };
-  call.stream.listener = {
-    data: (chunk) => {
-      if (call.done || started) return;
+  readOneRequest(call, maxRecvBytes, (req) => {
+    void (async () => {
       try {
-        const messages = reader.push(chunk);
-        if (messages.length === 0) return;
-        started = true;
-        void run(decodeRequest(call.method, messages[0]!));
+        for await (const resp of handler.handle(req, call.ctx)) {
+          if (call.done) return;
+          if (!call.send(resp)) await drainedOrAborted(call);
+        }
+        call.end();
       } catch (err) {
         call.fail(err);
       }
-    },
-    end: () => {
-      if (!started && !call.done) {
-        call.finish(GRPC_CODES.INTERNAL, "grpc: error while receiving the request message: EOF");
-      }
-    },
-    reset: () => call.gone(),
-  };
+    })();
+  });
+}
+
+/** Resolves when the stream has room again or the call is aborted. */
+function drainedOrAborted(call: Call): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      call.ctx.signal.removeEventListener("abort", done);
+      resolve();
+    };
+    call.stream.onDrain(done);
+    call.ctx.signal.addEventListener("abort", done, { once: true });
+  });
 }
 
 function startBidi(call: Call, handler: Handler & { kind: "bidi" }, maxRecvBytes: number): void {
