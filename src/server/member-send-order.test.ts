@@ -2,6 +2,7 @@
 // (Member.handleReady). A leader whose term and vote are already durable sends its appends before
 // its own save, so followers write in parallel; the write is still acknowledged and applied only
 // after the leader's save. Any Ready with a new term or vote (a campaign, a vote) saves first.
+// Entries a Ready commits that were durable before it are applied while its own save runs.
 //
 // Three in-memory members on the in-process transport. Each member's log store is wrapped: a
 // test can hold one save pending (the fsync that has not returned yet) until it releases it, and
@@ -304,6 +305,48 @@ test(
       const r = await leader.member.range({ key, serializable: true });
       assert.equal(dec(r.kvs[0]!.value), "v");
       assert.equal(r.kvs[0]!.modRevision, res.header.revision);
+      assert.deepEqual(c.violations, []);
+    } finally {
+      await c.close();
+    }
+  },
+);
+
+test(
+  "a committed write is applied and answered while the save of the next Ready's new entries is pending",
+  { timeout: 30_000 },
+  async () => {
+    const c = await startCluster();
+    try {
+      const leader = await stableLeader(c);
+      const followers = c.taps.filter((t) => t !== leader);
+      // Hold the leader's save of A until both followers have acknowledged A and B is proposed:
+      // the Ready after it then holds B as a new entry and A as committed.
+      const keyA = enc("committed-first");
+      const keyB = enc("saved-second");
+      const heldA = holdSaveOf(leader, keyA);
+      const putA = track(leader.member.put({ key: keyA, value: enc("a") }));
+      await until(() => heldA() !== undefined, "the leader saves A's entry");
+      const a = heldA()!;
+      await until(
+        () => followers.every((f) => gotAck(leader, f.node, a.index)),
+        "both followers acknowledge A",
+      );
+      const heldB = holdSaveOf(leader, keyB);
+      const putB = track(leader.member.put({ key: keyB, value: enc("b") }));
+      a.save.release();
+      await until(() => heldB() !== undefined, "the leader saves B's entry");
+      const b = heldB()!;
+
+      // A was durable on all three before B's save began: it is answered without waiting for it.
+      const resA = await putA.promise;
+      assert.equal(b.save.released, false);
+      assert.equal(putB.settled, false, "B was answered before the leader's copy of it was durable");
+      const r = await leader.member.range({ key: keyA, serializable: true });
+      assert.equal(r.kvs[0]!.modRevision, resA.header.revision);
+
+      b.save.release();
+      await putB.promise;
       assert.deepEqual(c.violations, []);
     } finally {
       await c.close();
