@@ -29,7 +29,7 @@ import { nodeIdOf } from "../server/identity.js";
 import { peerUrlsOf } from "../server/member.js";
 import { membersDocument, PEER_MEMBERS_PATH, planBootstrap, writeIdentityFile } from "../server/bootstrap.js";
 import {
-  createPeerStreamHandler,
+  createPeerHandler,
   FAULT_INJECTION_ENV,
   faultsFromEnv,
   fetchPeerJson,
@@ -227,7 +227,7 @@ export async function runServer(
       metrics,
       logger,
     });
-    const onPeerStream = createPeerStreamHandler({
+    const peerHandler = createPeerHandler({
       self,
       clusterId: () => identity.clusterId,
       sink,
@@ -241,7 +241,7 @@ export async function runServer(
       },
     });
     for (const url of config.listenPeerUrls) {
-      const listener = await listenPeerUrl(url, onPeerStream, peerTls?.server);
+      const listener = await listenPeerUrl(url, peerHandler, peerTls?.server);
       peerListeners.push(listener);
       logger.info({ address: listener.url }, "listening for peers");
     }

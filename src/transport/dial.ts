@@ -1,13 +1,18 @@
-// Opening a connection to a peer URL: TCP with Nagle off for http://, TLS with ALPN h2 (and the
-// member's certificate, for peers that require one) for https://. Every outgoing peer session —
-// raft streams, snapshots, peer requests, the join-time member list — is made here.
+// Opening a connection to a peer URL: TCP with Nagle off for http://, TLS with ALPN (h2, or
+// kvorum-raft for a raft stream) and the member's certificate, for peers that require one, for
+// https://. Every outgoing peer connection (raft streams, snapshots, peer requests, the join-time
+// member list) is made here.
 import http2 from "node:http2";
 import net from "node:net";
 import tls from "node:tls";
 import type { PeerClientTls } from "./protocol.js";
 
 /** The socket under a peer session. `localhost` dials 127.0.0.1, as the listeners bind it. */
-export function dialPeer(url: string, peerTls: PeerClientTls | undefined): net.Socket {
+export function dialPeer(
+  url: string,
+  peerTls: PeerClientTls | undefined,
+  alpn: readonly string[] = ["h2"],
+): net.Socket {
   const u = new URL(url);
   const host = u.hostname.replace(/^\[(.*)\]$/, "$1");
   const connectHost = host === "localhost" ? "127.0.0.1" : host;
@@ -16,7 +21,7 @@ export function dialPeer(url: string, peerTls: PeerClientTls | undefined): net.S
       host: connectHost,
       port: Number(u.port || 443),
       servername: net.isIP(host) === 0 ? host : undefined,
-      ALPNProtocols: ["h2"],
+      ALPNProtocols: [...alpn],
       ca: peerTls?.ca,
       cert: peerTls?.cert,
       key: peerTls?.key,

@@ -23,18 +23,28 @@ export function frame(payload: Uint8Array): Buffer {
 export class FrameReader {
   private readonly queue = new ByteQueue();
 
-  constructor(private readonly maxFrameBytes: number) {}
+  /** The size limit may be changed between frames (a small hello, then messages). */
+  constructor(public maxFrameBytes: number) {}
 
   /** Adds a chunk and returns the frames it completes (payloads only). */
   push(chunk: Buffer): Buffer[] {
-    this.queue.push(chunk);
+    this.add(chunk);
     const out: Buffer[] = [];
-    while (this.queue.length >= 4) {
-      const size = this.queue.peek(4).readUInt32BE(0);
-      if (size > this.maxFrameBytes) throw new FrameTooLargeError(size, this.maxFrameBytes);
-      if (this.queue.length < 4 + size) break;
-      out.push(this.queue.take(4 + size).subarray(4));
-    }
+    for (let f = this.next(); f !== undefined; f = this.next()) out.push(f);
     return out;
+  }
+
+  /** Adds a chunk without taking frames out (see next). */
+  add(chunk: Buffer): void {
+    this.queue.push(chunk);
+  }
+
+  /** The next complete frame's payload, if one has arrived. */
+  next(): Buffer | undefined {
+    if (this.queue.length < 4) return undefined;
+    const size = this.queue.peek(4).readUInt32BE(0);
+    if (size > this.maxFrameBytes) throw new FrameTooLargeError(size, this.maxFrameBytes);
+    if (this.queue.length < 4 + size) return undefined;
+    return this.queue.take(4 + size).subarray(4);
   }
 }

@@ -3,7 +3,8 @@ export type { PeerCaller, PeerRpcHandler, PeerSink, RaftTransport } from "./type
 export { NoPeerTransport, InMemoryTransportHub } from "./memory.js";
 export { PeerTransport, type PeerTransportOptions } from "./peer-transport.js";
 export {
-  createPeerStreamHandler,
+  createPeerHandler,
+  type PeerHandler,
   listenPeerUrl,
   type PeerListener,
   type PeerServerOptions,

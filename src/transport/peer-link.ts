@@ -1,14 +1,24 @@
-// One outbound link to one peer: an HTTP/2 session with a long-lived POST /raft/stream whose body
-// is a sequence of frames, each one Batch of raft messages. Connects on first use, reconnects with
-// exponential backoff (rotating through the peer's URLs), and drops messages instead of queueing
-// without bound: raft retransmits, and the member is told the peer is unreachable so the leader
-// goes back to probing it.
-import http2 from "node:http2";
+// One outbound link to one peer: a connection of its own (TCP, or TLS with ALPN kvorum-raft) that
+// opens with RAFT_MAGIC and a hello frame, waits for the peer's answer frame, then carries frames
+// one way, each one Batch of raft messages. Not an HTTP/2 stream: Node's HTTP/2 hands a stream's
+// data to the socket a loop turn after the write, and that delay sat on every append and every
+// acknowledgement. Connects on first use, reconnects with exponential backoff (rotating through the
+// peer's URLs), and drops messages instead of queueing without bound: raft retransmits, and the
+// member is told the peer is unreachable so the leader goes back to probing it.
+import type net from "node:net";
 import type { Message, NodeId } from "../raft/index.js";
-import { connectPeer } from "./dial.js";
+import { dialPeer } from "./dial.js";
 import { encodeMessages } from "./message-codec.js";
-import { frame } from "./frames.js";
-import { PEER_HEADERS, RAFT_STREAM_PATH, type PeerClientTls, type TransportLogger } from "./protocol.js";
+import { frame, FrameReader } from "./frames.js";
+import {
+  MAX_HELLO_BYTES,
+  RAFT_ALPN,
+  RAFT_MAGIC,
+  type PeerClientTls,
+  type RaftHello,
+  type RaftHelloAnswer,
+  type TransportLogger,
+} from "./protocol.js";
 
 export interface PeerLinkOptions {
   self: NodeId;
@@ -30,8 +40,7 @@ type LinkState = "idle" | "connecting" | "open" | "backoff" | "closed";
 
 export class PeerLink {
   private state: LinkState = "idle";
-  private session: http2.ClientHttp2Session | undefined;
-  private stream: http2.ClientHttp2Stream | undefined;
+  private socket: net.Socket | undefined;
   private urls: readonly string[];
   private urlIndex = 0;
   private backoffMs: number;
@@ -61,12 +70,13 @@ export class PeerLink {
   send(messages: readonly Message[]): void {
     if (this.state === "closed") return;
     if (this.state === "idle") this.connect();
-    const stream = this.stream;
+    const socket = this.socket;
     if (this.state !== "open" && this.state !== "connecting") return this.drop(messages);
-    if (stream === undefined || stream.destroyed || stream.writableLength > this.opts.maxQueuedBytes) {
+    if (socket === undefined || socket.destroyed || socket.writableLength > this.opts.maxQueuedBytes) {
       return this.drop(messages);
     }
-    stream.write(frame(encodeMessages(messages)));
+    // Written now: the socket tries the send at once instead of at the end of the loop turn.
+    socket.write(frame(encodeMessages(messages)));
     this.sentFrames++;
   }
 
@@ -89,57 +99,60 @@ export class PeerLink {
     }
     this.state = "connecting";
     const url = this.urls[this.urlIndex % this.urls.length] as string;
-    const tls = this.opts.tls;
-    const session = connectPeer(url, tls, { initialWindowSize: 4 * 1024 * 1024 });
-    this.session = session;
-    session.on("error", (err: Error) => this.failed(session, `${url}: ${err.message}`));
-    session.on("close", () => this.failed(session, `${url}: connection closed`));
-    session.on("goaway", () => this.failed(session, `${url}: peer is going away`));
-    const stream = session.request(
-      {
-        ":method": "POST",
-        ":path": RAFT_STREAM_PATH,
-        "content-type": "application/octet-stream",
-        [PEER_HEADERS.clusterId]: this.opts.clusterId.toString(16),
-        [PEER_HEADERS.from]: this.opts.self,
-        [PEER_HEADERS.to]: this.opts.peer,
-      },
-      { endStream: false },
-    );
-    this.stream = stream;
-    stream.on("response", (headers) => {
-      const status = Number(headers[":status"]);
-      if (status === 410) {
-        // This member was removed from the cluster: the peer will never take its traffic again.
-        this.opts.onRemoved?.();
+    const socket = dialPeer(url, this.opts.tls, [RAFT_ALPN]);
+    this.socket = socket;
+    socket.on("error", (err: Error) => this.failed(socket, `${url}: ${err.message}`));
+    socket.on("close", () => this.failed(socket, `${url}: connection closed`));
+    // The peer sends one answer frame and nothing after it.
+    const reader = new FrameReader(MAX_HELLO_BYTES);
+    socket.on("data", (chunk: Buffer) => {
+      if (this.socket !== socket) return;
+      let answers: Buffer[];
+      try {
+        answers = reader.push(chunk);
+      } catch (err) {
+        return this.failed(socket, `${url}: ${(err as Error).message}`);
       }
-      if (status !== 200) {
-        let body = "";
-        stream.setEncoding("utf8");
-        stream.on("data", (c: string) => (body += c));
-        stream.on("end", () =>
-          this.failed(session, `${url} refused the raft stream (${status}): ${body.trim()}`),
-        );
-        return;
-      }
-      if (this.session !== session) return;
-      this.state = "open";
-      this.backoffMs = this.opts.minBackoffMs ?? 50;
-      if (this.lastError !== "") {
-        this.opts.logger.info({ peer: this.opts.peer, url }, "peer link restored");
-        this.lastError = "";
-      } else {
-        this.opts.logger.debug({ peer: this.opts.peer, url }, "peer link established");
-      }
-      // The peer sends nothing back on this stream; reading keeps flow control moving.
-      stream.resume();
+      for (const a of answers) this.answered(socket, url, a);
     });
-    stream.on("error", (err: Error) => this.failed(session, `${url}: ${err.message}`));
-    stream.on("close", () => this.failed(session, `${url}: stream closed`));
+    const hello: RaftHello = {
+      cluster: this.opts.clusterId.toString(16),
+      from: this.opts.self,
+      to: this.opts.peer,
+    };
+    socket.write(Buffer.concat([RAFT_MAGIC, frame(Buffer.from(JSON.stringify(hello)))]));
   }
 
-  private failed(session: http2.ClientHttp2Session, reason: string): void {
-    if (this.session !== session || this.state === "closed") return;
+  private answered(socket: net.Socket, url: string, payload: Buffer): void {
+    if (this.state !== "connecting") {
+      return this.failed(socket, `${url}: the peer sent data after its answer`);
+    }
+    let answer: RaftHelloAnswer;
+    try {
+      answer = JSON.parse(payload.toString("utf8")) as RaftHelloAnswer;
+    } catch {
+      return this.failed(socket, `${url}: the peer's answer to the raft stream hello is not JSON`);
+    }
+    if (answer.status !== 200) {
+      // 410: this member was removed from the cluster; the peer will never take its traffic again.
+      if (answer.status === 410) this.opts.onRemoved?.();
+      return this.failed(
+        socket,
+        `${url} refused the raft stream (${answer.status}): ${String(answer.reason ?? "").trim()}`,
+      );
+    }
+    this.state = "open";
+    this.backoffMs = this.opts.minBackoffMs ?? 50;
+    if (this.lastError !== "") {
+      this.opts.logger.info({ peer: this.opts.peer, url }, "peer link restored");
+      this.lastError = "";
+    } else {
+      this.opts.logger.debug({ peer: this.opts.peer, url }, "peer link established");
+    }
+  }
+
+  private failed(socket: net.Socket, reason: string): void {
+    if (this.socket !== socket || this.state === "closed") return;
     this.teardown();
     this.state = "backoff";
     this.urlIndex++;
@@ -170,11 +183,8 @@ export class PeerLink {
   }
 
   private teardown(): void {
-    const session = this.session;
-    const stream = this.stream;
-    this.session = undefined;
-    this.stream = undefined;
-    stream?.destroy();
-    session?.destroy();
+    const socket = this.socket;
+    this.socket = undefined;
+    socket?.destroy();
   }
 }

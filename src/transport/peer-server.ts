@@ -1,21 +1,27 @@
-// The peer listener: an HTTP/2 server (h2c, or TLS with --peer-cert-file/--peer-auto-tls) on each
-// --listen-peer-urls address. It accepts raft streams from members of this cluster only (cluster
-// ID and addressed member checked on every stream) and serves a few read-only paths for members
-// that are joining. Frames above the size limit or that do not decode close the stream.
+// The peer listener on each --listen-peer-urls address (TCP, or TLS with --peer-cert-file or
+// --peer-auto-tls). A connection that opens with RAFT_MAGIC is a raft stream; anything else is
+// HTTP/2 (snapshots, peer requests, and a few read-only paths for members that are joining).
+// Raft streams are taken from members of this cluster only (cluster ID and addressed member
+// checked in the hello); frames above the size limit or that do not decode close the connection.
 import http2 from "node:http2";
-import type net from "node:net";
+import net from "node:net";
+import tls from "node:tls";
 import { PassThrough } from "node:stream";
 import type { Message, NodeId } from "../raft/index.js";
 import { decodeMessages } from "./message-codec.js";
 import { FAULTS_PATH, type PeerFaults } from "./faults.js";
-import { FrameReader } from "./frames.js";
+import { frame, FrameReader } from "./frames.js";
 import { MAX_RPC_BYTES, RPC_PATH_PREFIX } from "./peer-rpc.js";
 import {
   DEFAULT_MAX_FRAME_BYTES,
+  MAX_HELLO_BYTES,
   PEER_HEADERS,
+  RAFT_ALPN,
+  RAFT_MAGIC,
   RAFT_SNAPSHOT_PATH,
-  RAFT_STREAM_PATH,
   type PeerServerTls,
+  type RaftHello,
+  type RaftHelloAnswer,
   type TransportLogger,
 } from "./protocol.js";
 import type { PeerSink } from "./types.js";
@@ -43,8 +49,23 @@ export interface PeerListener {
   close(): Promise<void>;
 }
 
+/** What the peer port does with a connection: a raft stream, or HTTP/2 streams. */
+export interface PeerHandler {
+  /** A raft stream connection, read from just after RAFT_MAGIC. */
+  raftConnection(socket: net.Socket): void;
+  /** One HTTP/2 stream. */
+  stream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void;
+}
+
+export function createPeerHandler(opts: PeerServerOptions): PeerHandler {
+  return {
+    raftConnection: (socket) => serveRaftConnection(socket, opts),
+    stream: createStreamHandler(opts),
+  };
+}
+
 /** Handles one HTTP/2 stream of the peer port. */
-export function createPeerStreamHandler(
+function createStreamHandler(
   opts: PeerServerOptions,
 ): (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void {
   const maxFrame = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
@@ -76,7 +97,7 @@ export function createPeerStreamHandler(
       return;
     }
     if (method === "POST" && path.startsWith(RPC_PATH_PREFIX) && opts.rpc !== undefined) {
-      const refusal = refuse(opts, headers);
+      const refusal = refuseHeaders(opts, headers);
       if (refusal !== "") {
         stream.respond({ ":status": 412, "content-type": "text/plain" });
         stream.end(`${refusal}\n`);
@@ -91,7 +112,7 @@ export function createPeerStreamHandler(
       return;
     }
     if (method === "POST" && path === RAFT_SNAPSHOT_PATH) {
-      const refusal = refuse(opts, headers);
+      const refusal = refuseHeaders(opts, headers);
       const from = String(headers[PEER_HEADERS.from] ?? "");
       if (refusal !== "" || opts.sink.receiveSnapshot === undefined) {
         stream.respond({ ":status": 412, "content-type": "text/plain" });
@@ -106,32 +127,68 @@ export function createPeerStreamHandler(
       serveSnapshot(stream, from, opts, maxFrame);
       return;
     }
-    if (method !== "POST" || path !== RAFT_STREAM_PATH) {
-      stream.respond({ ":status": 404, "content-type": "text/plain" });
-      stream.end("404 page not found\n");
-      return;
-    }
-    const from = String(headers[PEER_HEADERS.from] ?? "");
-    const refusal = refuse(opts, headers);
-    if (refusal !== "") {
-      opts.logger.warn({ from, reason: refusal }, "refused a raft stream from a peer");
-      stream.respond({ ":status": refusal === REMOVED_REASON ? 410 : 412, "content-type": "text/plain" });
-      stream.end(`${refusal}\n`);
-      return;
-    }
-    stream.respond({ ":status": 200, "content-type": "application/octet-stream" });
-    const reader = new FrameReader(maxFrame);
-    stream.on("data", (chunk: Buffer) => {
-      const messages: Message[] = [];
+    stream.respond({ ":status": 404, "content-type": "text/plain" });
+    stream.end("404 page not found\n");
+  };
+}
+
+/**
+ * Reads a raft stream: the hello (answered 200, or 412/410 and closed), then frames of messages,
+ * each handed to the sink if it is from the hello's sender to this member.
+ */
+function serveRaftConnection(socket: net.Socket, opts: PeerServerOptions): void {
+  const reader = new FrameReader(MAX_HELLO_BYTES);
+  let from: string | undefined;
+  const faults = opts.faults;
+  const answer = (a: RaftHelloAnswer) => frame(Buffer.from(JSON.stringify(a)));
+  const drop = (reason: string) => {
+    opts.logger.warn({ from, reason }, "dropping a malformed raft stream from a peer");
+    socket.destroy();
+  };
+  socket.on("error", () => {});
+  socket.on("data", (chunk: Buffer) => {
+    if (socket.destroyed) return;
+    reader.add(chunk);
+    for (;;) {
+      let payload: Buffer | undefined;
       try {
-        for (const payload of reader.push(chunk)) messages.push(...decodeMessages(payload));
+        payload = reader.next();
       } catch (err) {
-        opts.logger.warn(
-          { from, err: (err as Error).message },
-          "dropping a malformed raft stream from a peer",
-        );
-        stream.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
-        return;
+        return drop((err as Error).message);
+      }
+      if (payload === undefined) return;
+      if (from === undefined) {
+        let hello: RaftHello;
+        try {
+          hello = JSON.parse(payload.toString("utf8")) as RaftHello;
+        } catch {
+          return drop("the hello is not JSON");
+        }
+        const sender = String(hello.from ?? "");
+        const refusal = refuse(opts, {
+          cluster: String(hello.cluster ?? ""),
+          from: sender,
+          to: String(hello.to ?? ""),
+        });
+        if (refusal !== "") {
+          opts.logger.warn({ from: sender, reason: refusal }, "refused a raft stream from a peer");
+          // Half-closed and no longer read, so the answer reaches the peer before the connection
+          // goes; the peer closes it (or the timeout does).
+          socket.end(answer({ status: refusal === REMOVED_REASON ? 410 : 412, reason: refusal }));
+          socket.pause();
+          socket.setTimeout(5_000, () => socket.destroy());
+          return;
+        }
+        from = sender;
+        reader.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+        socket.write(answer({ status: 200 }));
+        continue;
+      }
+      let messages: Message[];
+      try {
+        messages = decodeMessages(payload);
+      } catch (err) {
+        return drop((err as Error).message);
       }
       for (const m of messages) {
         if (m.from !== from || m.to !== opts.self) continue;
@@ -145,19 +202,25 @@ export function createPeerStreamHandler(
           opts.logger.error({ from, type: m.type, err }, "the member failed to take a raft message");
         }
       }
-    });
-    stream.on("end", () => stream.end());
-  };
+    }
+  });
+  socket.resume();
 }
 
 export const REMOVED_REASON = "the member has been permanently removed from the cluster";
 
-/** Why a request from a peer is refused ("" when it is from a member of this cluster, to us). */
-function refuse(opts: PeerServerOptions, headers: http2.IncomingHttpHeaders): string {
-  const to = String(headers[PEER_HEADERS.to] ?? "");
-  const from = String(headers[PEER_HEADERS.from] ?? "");
+/** Why an HTTP/2 request from a peer is refused ("" when it is from a member of this cluster, to us). */
+function refuseHeaders(opts: PeerServerOptions, headers: http2.IncomingHttpHeaders): string {
+  return refuse(opts, {
+    cluster: String(headers[PEER_HEADERS.clusterId] ?? ""),
+    from: String(headers[PEER_HEADERS.from] ?? ""),
+    to: String(headers[PEER_HEADERS.to] ?? ""),
+  });
+}
+
+/** Why a peer is refused ("" when it is from a member of this cluster, to us). */
+function refuse(opts: PeerServerOptions, { cluster, from, to }: RaftHello): string {
   if (opts.isRemoved?.(from) === true) return REMOVED_REASON;
-  const cluster = String(headers[PEER_HEADERS.clusterId] ?? "");
   const ours = opts.clusterId().toString(16);
   if (cluster !== ours) {
     return `cluster ID mismatch: this member is in cluster ${ours}, the peer in ${cluster || "none"}`;
@@ -293,40 +356,85 @@ function serveFaults(stream: http2.ServerHttp2Stream, method: string, faults: Pe
   });
 }
 
+/** A connection must show what it is (raft stream or HTTP/2) within this long. */
+const SNIFF_TIMEOUT_MS = 10_000;
+
+/**
+ * Tells a raft stream (RAFT_MAGIC) from HTTP/2 by the connection's first bytes; the bytes read
+ * are put back for whichever side takes the connection.
+ */
+function sniff(socket: net.Socket, onRaft: (s: net.Socket) => void, onHttp2: (s: net.Socket) => void): void {
+  let head: Buffer = Buffer.alloc(0);
+  socket.setTimeout(SNIFF_TIMEOUT_MS, () => socket.destroy());
+  const onData = (chunk: Buffer) => {
+    head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+    const n = Math.min(head.length, RAFT_MAGIC.length);
+    const raft = head.subarray(0, n).equals(RAFT_MAGIC.subarray(0, n));
+    if (raft && head.length < RAFT_MAGIC.length) return;
+    socket.off("data", onData);
+    socket.pause();
+    socket.setTimeout(0);
+    if (raft) {
+      const rest = head.subarray(RAFT_MAGIC.length);
+      if (rest.length > 0) socket.unshift(rest);
+      onRaft(socket);
+    } else {
+      socket.unshift(head);
+      onHttp2(socket);
+    }
+  };
+  socket.on("data", onData);
+  socket.on("error", () => {});
+}
+
 /** Listens on one peer URL (http:// or https://). Port 0 picks a free port. */
 export async function listenPeerUrl(
   url: string,
-  onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void,
-  tls: PeerServerTls | undefined,
+  handler: PeerHandler,
+  tlsOpts: PeerServerTls | undefined,
 ): Promise<PeerListener> {
   const u = new URL(url);
   const secure = u.protocol === "https:";
-  if (secure && tls === undefined) {
+  if (secure && tlsOpts === undefined) {
     throw new Error(
       "TLS key/cert (--peer-cert-file, --peer-key-file) must be provided for peer url with HTTPS scheme",
     );
   }
-  const server = secure
-    ? http2.createSecureServer({
-        cert: tls?.cert,
-        key: tls?.key,
-        ca: tls?.ca,
-        requestCert: tls?.clientCertAuth === true,
-        rejectUnauthorized: tls?.clientCertAuth === true,
-      })
-    : http2.createServer();
+  // HTTP/2 sessions are handed their (already TLS-terminated) connection by the sniffer.
+  const h2 = http2.createServer();
+  h2.on("stream", handler.stream);
+  h2.on("sessionError", () => {});
   const sockets = new Set<net.Socket>();
+  const track = (s: net.Socket) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  };
+  const accept = (s: net.Socket) => {
+    track(s);
+    sniff(
+      s,
+      (raft) => handler.raftConnection(raft),
+      (other) => h2.emit("connection", other),
+    );
+  };
+  const server: net.Server = secure
+    ? tls.createServer(
+        {
+          cert: tlsOpts?.cert,
+          key: tlsOpts?.key,
+          ca: tlsOpts?.ca,
+          requestCert: tlsOpts?.clientCertAuth === true,
+          rejectUnauthorized: tlsOpts?.clientCertAuth === true,
+          ALPNProtocols: ["h2", RAFT_ALPN],
+        },
+        accept,
+      )
+    : net.createServer({ noDelay: true }, accept);
   server.on("connection", (s: net.Socket) => {
     s.setNoDelay(true);
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
+    track(s);
   });
-  server.on("secureConnection", (s: net.Socket) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-  });
-  server.on("stream", onStream);
-  server.on("sessionError", () => {});
+  server.on("tlsClientError", () => {});
   const host = u.hostname.replace(/^\[(.*)\]$/, "$1");
   const bindHost = host === "localhost" ? "127.0.0.1" : host;
   await new Promise<void>((resolve, reject) => {
@@ -345,6 +453,7 @@ export async function listenPeerUrl(
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
+        h2.close();
         for (const s of sockets) s.destroy();
       }),
   };

@@ -1,10 +1,32 @@
-// Constants and shared shapes of Kvorum's peer protocol (HTTP/2 on the peer URLs):
-//   POST /raft/stream    a long-lived body of frames, each a Batch of raft messages (peer.proto);
-//                        the server answers 200 at once, or 412 when the cluster ID or the
-//                        addressed member does not match, with the reason as text.
-//   GET  /members        the cluster's members as JSON (for a member joining an existing cluster).
-//   GET  /version        {"etcdserver", "etcdcluster"} as etcd's peer port answers.
-export const RAFT_STREAM_PATH = "/raft/stream";
+// Constants and shared shapes of Kvorum's peer protocol, on the peer URLs:
+//   the raft stream      a connection of its own, not HTTP/2: RAFT_MAGIC, then a hello frame
+//                        (JSON: cluster ID, sender, addressed member), then one answer frame back
+//                        (JSON: status 200, or 412/410 with the reason), then frames one way, each a
+//                        Batch of raft messages (peer.proto). Under TLS its ALPN name is RAFT_ALPN.
+//   POST /raft/snapshot  (HTTP/2) a snapshot message frame, then the backend's data.
+//   POST /rpc/<method>   (HTTP/2) peer requests (membership, leader transfer...), JSON both ways.
+//   GET  /members        (HTTP/2) the cluster's members as JSON (for a member joining a cluster).
+//   GET  /version        (HTTP/2) {"etcdserver", "etcdcluster"} as etcd's peer port answers.
+// The listener tells a raft stream from HTTP/2 by its first bytes (HTTP/2 opens with "PRI * ").
+/** The first bytes of a raft stream connection. */
+export const RAFT_MAGIC = Buffer.from("KVRAFT1\n", "latin1");
+/** The ALPN protocol name a raft stream connection asks for under TLS (HTTP/2 asks for "h2"). */
+export const RAFT_ALPN = "kvorum-raft";
+/** A raft stream's hello and its answer are at most this long. */
+export const MAX_HELLO_BYTES = 4096;
+
+/** What a raft stream connection says first: who sends, to whom, in which cluster (hex). */
+export interface RaftHello {
+  cluster: string;
+  from: string;
+  to: string;
+}
+
+/** The listener's answer to a hello: 200, or 412 (wrong cluster or member) / 410 (removed). */
+export interface RaftHelloAnswer {
+  status: number;
+  reason?: string;
+}
 export const RAFT_SNAPSHOT_PATH = "/raft/snapshot";
 
 export const PEER_HEADERS = {

@@ -1,4 +1,4 @@
-// The transport contract, run on the in-memory hub and on the HTTP/2 transport over loopback:
+// The transport contract, run on the in-memory hub and on the peer transport over loopback:
 // messages arrive intact and in order per link, a batch may carry many messages, sending to an
 // unknown or unreachable peer reports it unreachable instead of throwing, and a link comes back
 // once the peer listens again.
@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { EntryType, MessageType, type Message, type NodeId } from "../raft/index.js";
 import { InMemoryTransportHub } from "./memory.js";
 import { PeerTransport } from "./peer-transport.js";
-import { createPeerStreamHandler, listenPeerUrl, type PeerListener } from "./peer-server.js";
+import { createPeerHandler, listenPeerUrl, type PeerListener } from "./peer-server.js";
+import { RAFT_MAGIC } from "./protocol.js";
 import type { PeerSink, RaftTransport } from "./types.js";
 
 const quiet = { info() {}, warn() {}, error() {}, debug() {} };
@@ -100,7 +101,7 @@ async function http2Pair(): Promise<Pair> {
   const listen = (self: NodeId, sink: PeerSink, url: string) =>
     listenPeerUrl(
       url,
-      createPeerStreamHandler({ self, clusterId: () => clusterId, sink, logger: quiet }),
+      createPeerHandler({ self, clusterId: () => clusterId, sink, logger: quiet }),
       undefined,
     );
   const la = await listen("a", sinkA, "http://127.0.0.1:0");
@@ -140,7 +141,7 @@ async function http2Pair(): Promise<Pair> {
 
 for (const [name, make] of [
   ["in-memory hub", memoryPair],
-  ["HTTP/2 peer transport", http2Pair],
+  ["peer transport", http2Pair],
 ] as const) {
   test(`${name}: messages arrive intact and in order, both ways`, { timeout: 20_000 }, async () => {
     const p = await make();
@@ -206,7 +207,7 @@ for (const [name, make] of [
 }
 
 test(
-  "HTTP/2 peer transport: a stream from another cluster is refused and nothing is delivered",
+  "peer transport: a stream from another cluster is refused and nothing is delivered",
   { timeout: 20_000 },
   async () => {
     const sink = new Recorder();
@@ -214,7 +215,7 @@ test(
     const logger = { ...quiet, warn: (_o: object, m: string) => warnings.push(m) };
     const l = await listenPeerUrl(
       "http://127.0.0.1:0",
-      createPeerStreamHandler({ self: "b", clusterId: () => 1n, sink, logger }),
+      createPeerHandler({ self: "b", clusterId: () => 1n, sink, logger }),
       undefined,
     );
     const senderSink = new Recorder();
@@ -241,32 +242,55 @@ test(
   },
 );
 
+/** Opens a raw raft stream to `url` with this hello; resolves with the socket once answered. */
+async function rawRaftStream(
+  url: string,
+  hello: unknown,
+): Promise<{ socket: import("node:net").Socket; answer: string }> {
+  const net = await import("node:net");
+  const u = new URL(url);
+  const socket = net.connect(Number(u.port), u.hostname);
+  socket.on("error", () => {});
+  const body = Buffer.from(typeof hello === "string" ? hello : JSON.stringify(hello));
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(body.length);
+  socket.write(Buffer.concat([RAFT_MAGIC, len, body]));
+  const answer = await new Promise<string>((resolve) => {
+    let got = Buffer.alloc(0);
+    socket.on("data", (c: Buffer) => {
+      got = Buffer.concat([got, c]);
+      if (got.length >= 4 && got.length >= 4 + got.readUInt32BE(0)) resolve(got.subarray(4).toString());
+    });
+    socket.on("close", () => resolve(got.subarray(4).toString()));
+  });
+  return { socket, answer };
+}
+
+const closed = (s: import("node:net").Socket) =>
+  new Promise<void>((resolve) => (s.destroyed ? resolve() : s.on("close", () => resolve())));
+
 test(
-  "HTTP/2 peer transport: garbage and oversized frames close the stream; the listener stays up",
+  "peer transport: garbage, oversized frames and a bad hello close the connection; the listener stays up",
   { timeout: 20_000 },
   async () => {
-    const http2 = await import("node:http2");
     const sink = new Recorder();
     const l = await listenPeerUrl(
       "http://127.0.0.1:0",
-      createPeerStreamHandler({ self: "b", clusterId: () => 1n, sink, logger: quiet, maxFrameBytes: 1024 }),
+      createPeerHandler({ self: "b", clusterId: () => 1n, sink, logger: quiet, maxFrameBytes: 1024 }),
       undefined,
     );
     try {
+      const hello = { cluster: "1", from: "a", to: "b" };
       for (const body of [Buffer.from([0, 0, 0, 3, 0xff, 0xff, 0xff]), Buffer.from([0, 1, 0, 0])]) {
-        const session = http2.connect(l.url);
-        session.on("error", () => {});
-        const stream = session.request({
-          ":method": "POST",
-          ":path": "/raft/stream",
-          "x-kvorum-cluster-id": "1",
-          "x-kvorum-from": "a",
-          "x-kvorum-to": "b",
-        });
-        stream.on("error", () => {});
-        stream.write(body);
-        await new Promise<void>((resolve) => stream.on("close", () => resolve()));
-        session.destroy();
+        const { socket, answer } = await rawRaftStream(l.url, hello);
+        assert.deepEqual(JSON.parse(answer), { status: 200 });
+        socket.write(body);
+        await closed(socket);
+      }
+      // A hello that is not JSON, and one above the hello's size limit.
+      for (const bad of ["{not json", "x".repeat(5000)]) {
+        const { socket } = await rawRaftStream(l.url, bad);
+        await closed(socket);
       }
       assert.equal(sink.received.length, 0);
       const a = new PeerTransport({
@@ -286,13 +310,55 @@ test(
 );
 
 test(
-  "HTTP/2 peer transport: a member removed from the cluster gets 410 and is told so",
+  "peer transport: a hello from another cluster gets 412 with the reason; HTTP/2 shares the port",
   { timeout: 20_000 },
   async () => {
     const sink = new Recorder();
     const l = await listenPeerUrl(
       "http://127.0.0.1:0",
-      createPeerStreamHandler({
+      createPeerHandler({
+        self: "b",
+        clusterId: () => 1n,
+        sink,
+        logger: quiet,
+        routes: { "/version": () => ({ etcdserver: "3.4.0" }) },
+      }),
+      undefined,
+    );
+    try {
+      const { socket, answer } = await rawRaftStream(l.url, { cluster: "2", from: "a", to: "b" });
+      const parsed = JSON.parse(answer) as { status: number; reason: string };
+      assert.equal(parsed.status, 412);
+      assert.match(parsed.reason, /cluster ID mismatch/);
+      socket.destroy();
+      const wrongMember = await rawRaftStream(l.url, { cluster: "1", from: "a", to: "c" });
+      assert.equal((JSON.parse(wrongMember.answer) as { status: number }).status, 412);
+      wrongMember.socket.destroy();
+      // The same port still answers HTTP/2 requests.
+      const http2 = await import("node:http2");
+      const session = http2.connect(l.url);
+      const req = session.request({ ":path": "/version" });
+      let body = "";
+      req.setEncoding("utf8");
+      req.on("data", (c: string) => (body += c));
+      await new Promise<void>((resolve) => req.on("end", () => resolve()));
+      session.close();
+      assert.deepEqual(JSON.parse(body), { etcdserver: "3.4.0" });
+      assert.equal(sink.received.length, 0);
+    } finally {
+      await l.close();
+    }
+  },
+);
+
+test(
+  "peer transport: a member removed from the cluster gets 410 and is told so",
+  { timeout: 20_000 },
+  async () => {
+    const sink = new Recorder();
+    const l = await listenPeerUrl(
+      "http://127.0.0.1:0",
+      createPeerHandler({
         self: "b",
         clusterId: () => 1n,
         sink,
