@@ -142,6 +142,23 @@ for (const storage of ["memory", "disk"] as const) {
       });
     });
 
+    test("the answers of one Ready go out over several event-loop turns, in log order", async () => {
+      await withMember(storage, async (m) => {
+        // Proposed in one turn, so raft commits all 40 in one Ready.
+        const puts = Array.from({ length: 40 }, (_, i) => m.put({ key: enc(`spread${i}`), value: enc("v") }));
+        let laterTurn = false;
+        let answeredInLaterTurn = 0;
+        void puts[0]!.then(() => setImmediate(() => (laterTurn = true)));
+        for (const p of puts) void p.then(() => (answeredInLaterTurn += laterTurn ? 1 : 0));
+        const revisions = (await Promise.all(puts)).map((r) => r.header.revision);
+        assert.ok(answeredInLaterTurn > 0, "every answer of the Ready was given in the first one's turn");
+        assert.deepEqual(
+          revisions,
+          revisions.map((_, i) => revisions[0]! + i),
+        );
+      });
+    });
+
     test("a linearizable read sees every write acknowledged before it", async () => {
       await withMember(storage, async (m) => {
         for (let i = 0; i < 20; i++) {
