@@ -4,9 +4,10 @@
 // requests time out or fail fast with "no leader" as etcd's do.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parseServerConfig, type ServerConfig } from "../config/server-config.js";
+import type { ServerConfig } from "../config/server-config.js";
 import { identityFromConfig, nodeIdOf } from "./identity.js";
 import { InMemoryTransportHub, startMember, type Member } from "./index.js";
+import { testMemberConfig } from "./member-config.test-util.js";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -14,23 +15,7 @@ const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 const CLUSTER = "m0=http://127.0.0.1:1,m1=http://127.0.0.1:2,m2=http://127.0.0.1:3";
 
 function config(name: string, peer: string, cluster = CLUSTER): ServerConfig {
-  return parseServerConfig(
-    [
-      "--name",
-      name,
-      "--data-dir",
-      `/nonexistent/${name}`,
-      "--initial-cluster",
-      cluster,
-      "--initial-advertise-peer-urls",
-      peer,
-      "--heartbeat-interval",
-      "10",
-      "--election-timeout",
-      "100",
-    ],
-    {},
-  ).config;
+  return testMemberConfig(name, peer, cluster, { heartbeatMs: 10, electionMs: 100 });
 }
 
 async function until(cond: () => boolean, ms = 5000): Promise<void> {

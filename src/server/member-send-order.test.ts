@@ -10,11 +10,12 @@
 // MemberOptions has no log-store hook, so the wrapper is put on the member's private `logStore`.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parseServerConfig, type ServerConfig } from "../config/server-config.js";
+import type { ServerConfig } from "../config/server-config.js";
 import { MessageType, type Message, type NodeId } from "../raft/index.js";
 import { MemoryRaftLogStore, type LogUpdate, type RaftLogStore } from "../storage/index.js";
 import { identityFromConfig, nodeIdOf } from "./identity.js";
 import { InMemoryTransportHub, startMember, type Member } from "./index.js";
+import { testMemberConfig } from "./member-config.test-util.js";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -27,23 +28,7 @@ const HEARTBEAT_MS = 10;
 const ELECTION_MS = 500;
 
 function config(name: string, peer: string): ServerConfig {
-  return parseServerConfig(
-    [
-      "--name",
-      name,
-      "--data-dir",
-      `/nonexistent/${name}`,
-      "--initial-cluster",
-      CLUSTER,
-      "--initial-advertise-peer-urls",
-      peer,
-      "--heartbeat-interval",
-      String(HEARTBEAT_MS),
-      "--election-timeout",
-      String(ELECTION_MS),
-    ],
-    {},
-  ).config;
+  return testMemberConfig(name, peer, CLUSTER, { heartbeatMs: HEARTBEAT_MS, electionMs: ELECTION_MS });
 }
 
 async function until(cond: () => boolean, what: string, ms = 3000): Promise<void> {
@@ -227,6 +212,20 @@ async function stableLeader(c: Cluster): Promise<Tap> {
   return leader!;
 }
 
+/**
+ * Starts the three members and waits for a stable leader, runs the test, then checks that no
+ * message went out before its sender's term or vote was durable.
+ */
+async function withCluster(body: (c: Cluster, leader: Tap) => Promise<void>): Promise<void> {
+  const c = await startCluster();
+  try {
+    await body(c, await stableLeader(c));
+    assert.deepEqual(c.violations, []);
+  } finally {
+    await c.close();
+  }
+}
+
 /** Holds `tap`'s next save whose entries carry `key`; the getter gives that save and the entry's index. */
 function holdSaveOf(tap: Tap, key: Uint8Array): () => { index: number; save: HeldSave } | undefined {
   tap.hold = (u) => u.entries.some((e) => includes(e.data, key));
@@ -259,9 +258,7 @@ test(
   "a stable leader's MsgApp reaches the followers while its own save is pending; the put waits for that save",
   { timeout: 30_000 },
   async () => {
-    const c = await startCluster();
-    try {
-      const leader = await stableLeader(c);
+    await withCluster(async (c, leader) => {
       const followers = c.taps.filter((t) => t !== leader);
       const key = enc("held-by-the-leader");
       const held = holdSaveOf(leader, key);
@@ -305,10 +302,7 @@ test(
       const r = await leader.member.range({ key, serializable: true });
       assert.equal(dec(r.kvs[0]!.value), "v");
       assert.equal(r.kvs[0]!.modRevision, res.header.revision);
-      assert.deepEqual(c.violations, []);
-    } finally {
-      await c.close();
-    }
+    });
   },
 );
 
@@ -316,9 +310,7 @@ test(
   "a committed write is applied and answered while the save of the next Ready's new entries is pending",
   { timeout: 30_000 },
   async () => {
-    const c = await startCluster();
-    try {
-      const leader = await stableLeader(c);
+    await withCluster(async (c, leader) => {
       const followers = c.taps.filter((t) => t !== leader);
       // Hold the leader's save of A until both followers have acknowledged A and B is proposed:
       // the Ready after it then holds B as a new entry and A as committed.
@@ -347,10 +339,7 @@ test(
 
       b.save.release();
       await putB.promise;
-      assert.deepEqual(c.violations, []);
-    } finally {
-      await c.close();
-    }
+    });
   },
 );
 
@@ -358,9 +347,7 @@ test(
   "with one follower cut off, the quorum needs the leader's own copy: the put waits for the leader's save",
   { timeout: 30_000 },
   async () => {
-    const c = await startCluster();
-    try {
-      const leader = await stableLeader(c);
+    await withCluster(async (c, leader) => {
       const [f1, f2] = c.taps.filter((t) => t !== leader) as [Tap, Tap];
       c.hub.partition(leader.node, f2.node);
       c.hub.partition(f2.node, leader.node);
@@ -384,10 +371,7 @@ test(
       save.release();
       await put.promise;
       assert.equal(dec((await leader.member.range({ key, serializable: true })).kvs[0]!.value), "v");
-      assert.deepEqual(c.violations, []);
-    } finally {
-      await c.close();
-    }
+    });
   },
 );
 
@@ -395,9 +379,7 @@ test(
   "an election's Readies (new term, vote) are saved before their MsgVote and MsgVoteResp are sent",
   { timeout: 30_000 },
   async () => {
-    const c = await startCluster();
-    try {
-      const leader = await stableLeader(c);
+    await withCluster(async (c, leader) => {
       const [target, other] = c.taps.filter((t) => t !== leader) as [Tap, Tap];
       const term = leader.member.header().raftTerm;
       // Every member holds its first save of a later term: the candidate's (term + 1, vote for
@@ -437,9 +419,6 @@ test(
         "the transferee leads",
       );
       assert.ok(delivered(MessageType.VoteResp, leader) || delivered(MessageType.VoteResp, other));
-      assert.deepEqual(c.violations, []);
-    } finally {
-      await c.close();
-    }
+    });
   },
 );

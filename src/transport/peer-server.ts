@@ -356,16 +356,21 @@ function serveFaults(stream: http2.ServerHttp2Stream, method: string, faults: Pe
   });
 }
 
-/** A connection must show what it is (raft stream or HTTP/2) within this long. */
+/** A connection must show what it is (raft stream or HTTP/2) within this long, by default. */
 const SNIFF_TIMEOUT_MS = 10_000;
 
 /**
  * Tells a raft stream (RAFT_MAGIC) from HTTP/2 by the connection's first bytes; the bytes read
  * are put back for whichever side takes the connection.
  */
-function sniff(socket: net.Socket, onRaft: (s: net.Socket) => void, onHttp2: (s: net.Socket) => void): void {
+function sniff(
+  socket: net.Socket,
+  timeoutMs: number,
+  onRaft: (s: net.Socket) => void,
+  onHttp2: (s: net.Socket) => void,
+): void {
   let head: Buffer = Buffer.alloc(0);
-  socket.setTimeout(SNIFF_TIMEOUT_MS, () => socket.destroy());
+  socket.setTimeout(timeoutMs, () => socket.destroy());
   const onData = (chunk: Buffer) => {
     head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
     const n = Math.min(head.length, RAFT_MAGIC.length);
@@ -392,6 +397,7 @@ export async function listenPeerUrl(
   url: string,
   handler: PeerHandler,
   tlsOpts: PeerServerTls | undefined,
+  opts: { sniffTimeoutMs?: number } = {},
 ): Promise<PeerListener> {
   const u = new URL(url);
   const secure = u.protocol === "https:";
@@ -413,6 +419,7 @@ export async function listenPeerUrl(
     track(s);
     sniff(
       s,
+      opts.sniffTimeoutMs ?? SNIFF_TIMEOUT_MS,
       (raft) => handler.raftConnection(raft),
       (other) => h2.emit("connection", other),
     );

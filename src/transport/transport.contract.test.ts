@@ -7,7 +7,12 @@ import assert from "node:assert/strict";
 import { EntryType, MessageType, type Message, type NodeId } from "../raft/index.js";
 import { InMemoryTransportHub } from "./memory.js";
 import { PeerTransport } from "./peer-transport.js";
-import { createPeerHandler, listenPeerUrl, type PeerListener } from "./peer-server.js";
+import {
+  createPeerHandler,
+  listenPeerUrl,
+  type PeerListener,
+  type PeerServerOptions,
+} from "./peer-server.js";
 import { RAFT_MAGIC } from "./protocol.js";
 import type { PeerSink, RaftTransport } from "./types.js";
 
@@ -206,6 +211,15 @@ for (const [name, make] of [
   );
 }
 
+/** A listener for member "b" of cluster 1 on a free loopback port (quiet unless `extra` says). */
+function listenAsB(sink: PeerSink, extra: Partial<PeerServerOptions> = {}): Promise<PeerListener> {
+  return listenPeerUrl(
+    "http://127.0.0.1:0",
+    createPeerHandler({ self: "b", clusterId: () => 1n, sink, logger: quiet, ...extra }),
+    undefined,
+  );
+}
+
 test(
   "peer transport: a stream from another cluster is refused and nothing is delivered",
   { timeout: 20_000 },
@@ -213,11 +227,7 @@ test(
     const sink = new Recorder();
     const warnings: string[] = [];
     const logger = { ...quiet, warn: (_o: object, m: string) => warnings.push(m) };
-    const l = await listenPeerUrl(
-      "http://127.0.0.1:0",
-      createPeerHandler({ self: "b", clusterId: () => 1n, sink, logger }),
-      undefined,
-    );
+    const l = await listenAsB(sink, { logger });
     const senderSink = new Recorder();
     const a = new PeerTransport({
       self: "a",
@@ -274,11 +284,7 @@ test(
   { timeout: 20_000 },
   async () => {
     const sink = new Recorder();
-    const l = await listenPeerUrl(
-      "http://127.0.0.1:0",
-      createPeerHandler({ self: "b", clusterId: () => 1n, sink, logger: quiet, maxFrameBytes: 1024 }),
-      undefined,
-    );
+    const l = await listenAsB(sink, { maxFrameBytes: 1024 });
     try {
       const hello = { cluster: "1", from: "a", to: "b" };
       for (const body of [Buffer.from([0, 0, 0, 3, 0xff, 0xff, 0xff]), Buffer.from([0, 1, 0, 0])]) {
@@ -309,22 +315,33 @@ test(
   },
 );
 
+test("peer transport: a connection that never says what it is gets closed", { timeout: 20_000 }, async () => {
+  const net = await import("node:net");
+  const l = await listenPeerUrl(
+    "http://127.0.0.1:0",
+    createPeerHandler({ self: "b", clusterId: () => 1n, sink: new Recorder(), logger: quiet }),
+    undefined,
+    { sniffTimeoutMs: 200 },
+  );
+  try {
+    // Half of the raft stream's magic, then silence.
+    const socket = net.connect(l.port, "127.0.0.1");
+    socket.on("error", () => {});
+    socket.write(RAFT_MAGIC.subarray(0, 3));
+    const started = Date.now();
+    await closed(socket);
+    assert.ok(Date.now() - started < 5_000, "closed by the sniff timeout, not by the test's end");
+  } finally {
+    await l.close();
+  }
+});
+
 test(
   "peer transport: a hello from another cluster gets 412 with the reason; HTTP/2 shares the port",
   { timeout: 20_000 },
   async () => {
     const sink = new Recorder();
-    const l = await listenPeerUrl(
-      "http://127.0.0.1:0",
-      createPeerHandler({
-        self: "b",
-        clusterId: () => 1n,
-        sink,
-        logger: quiet,
-        routes: { "/version": () => ({ etcdserver: "3.4.0" }) },
-      }),
-      undefined,
-    );
+    const l = await listenAsB(sink, { routes: { "/version": () => ({ etcdserver: "3.4.0" }) } });
     try {
       const { socket, answer } = await rawRaftStream(l.url, { cluster: "2", from: "a", to: "b" });
       const parsed = JSON.parse(answer) as { status: number; reason: string };
@@ -356,17 +373,7 @@ test(
   { timeout: 20_000 },
   async () => {
     const sink = new Recorder();
-    const l = await listenPeerUrl(
-      "http://127.0.0.1:0",
-      createPeerHandler({
-        self: "b",
-        clusterId: () => 1n,
-        sink,
-        logger: quiet,
-        isRemoved: (from) => from === "a",
-      }),
-      undefined,
-    );
+    const l = await listenAsB(sink, { isRemoved: (from) => from === "a" });
     let removed = 0;
     const a = new PeerTransport({
       self: "a",
