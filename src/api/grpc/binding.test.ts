@@ -142,6 +142,18 @@ const hangHandler = unary(
     }),
 );
 
+/** Hands the test a way to read ctx.signal for the first time, whenever it chooses; never answers. */
+let lateSignalEntered: ((readSignal: () => AbortSignal) => void) | undefined;
+const lateSignalHandler: UnaryHandler = {
+  kind: "unary",
+  requestType: "etcdserverpb.TxnRequest",
+  responseType: "etcdserverpb.TxnResponse",
+  handle(_req, ctx) {
+    lateSignalEntered?.(() => ctx.signal);
+    return new Promise<PlainMessage>(() => {});
+  },
+};
+
 /** 50 messages of 64 KiB: blob i filled with byte i, remaining_bytes counting down to 0. */
 const snapshotHandler: ServerStreamHandler = {
   kind: "server-stream",
@@ -197,6 +209,7 @@ function handlerTable(): HandlerTable {
     ["/etcdserverpb.KV/Put", putHandler],
     ["/etcdserverpb.KV/Range", rangeHandler],
     ["/etcdserverpb.KV/DeleteRange", hangHandler],
+    ["/etcdserverpb.KV/Txn", lateSignalHandler],
     ["/etcdserverpb.Maintenance/Snapshot", snapshotHandler],
     ["/v3electionpb.Election/Observe", observeHandler],
     ["/etcdserverpb.Watch/Watch", watchHandler],
@@ -666,6 +679,33 @@ describe("gRPC binding: transport conformance", { timeout: 60_000 }, () => {
     bidi.stream.cancel();
     assert.equal((await within(bidi.status, 2000, "bidi status")).code, grpc.status.CANCELLED);
     await abortedWithin(probe.signal, 2000, "bidi handler signal after cancel");
+  });
+
+  test("a handler that first reads ctx.signal after the client cancelled gets it aborted", async () => {
+    // The binding makes the AbortController only when a handler asks for the signal.
+    const session = await rawSession(fx.port);
+    const entered = within(
+      new Promise<() => AbortSignal>((resolve) => (lateSignalEntered = resolve)),
+      5000,
+      "the Txn handler to run",
+    );
+    let stream: http2.ClientHttp2Stream | undefined;
+    const raw = rawCall(
+      session,
+      "/etcdserverpb.KV/Txn",
+      [grpcFrame(encodePlain("etcdserverpb.TxnRequest", {}))],
+      {
+        onStream: (s) => (stream = s),
+      },
+    );
+    raw.catch(() => {});
+    const readSignal = await entered;
+    stream!.close(http2.constants.NGHTTP2_CANCEL);
+    // Frames of one connection are handled in order: once this answer is back, so is the reset.
+    await rawPut(session, "after-late-cancel");
+    const signal = readSignal();
+    assert.equal(signal.aborted, true, "the signal made after the reset is already aborted");
+    assert.match(String((signal.reason as Error).message), /context canceled/);
   });
 
   test("a client deadline ends the call with DEADLINE_EXCEEDED and aborts the handler", async () => {

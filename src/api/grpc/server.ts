@@ -122,9 +122,70 @@ class CallStatus extends Error {
   }
 }
 
+/**
+ * A call's metadata: its request headers without the pseudo-headers, `-bin` values base64-decoded.
+ * Read on demand: most calls look up one key or none, so no map is built for them.
+ */
+class CallMetadata implements ReadonlyMap<string, string> {
+  private all: Map<string, string> | undefined;
+
+  constructor(private readonly headers: ReadonlyMap<string, string>) {}
+
+  get(key: string): string | undefined {
+    if (key.startsWith(":")) return undefined;
+    const v = this.headers.get(key);
+    return v === undefined ? undefined : metadataValue(key, v);
+  }
+
+  has(key: string): boolean {
+    return !key.startsWith(":") && this.headers.has(key);
+  }
+
+  get size(): number {
+    return this.map().size;
+  }
+
+  forEach(
+    fn: (value: string, key: string, map: ReadonlyMap<string, string>) => void,
+    thisArg?: unknown,
+  ): void {
+    for (const [k, v] of this.map()) fn.call(thisArg, v, k, this);
+  }
+
+  entries(): ReturnType<Map<string, string>["entries"]> {
+    return this.map().entries();
+  }
+
+  keys(): ReturnType<Map<string, string>["keys"]> {
+    return this.map().keys();
+  }
+
+  values(): ReturnType<Map<string, string>["values"]> {
+    return this.map().values();
+  }
+
+  [Symbol.iterator](): ReturnType<Map<string, string>["entries"]> {
+    return this.map().entries();
+  }
+
+  private map(): Map<string, string> {
+    if (this.all === undefined) {
+      this.all = new Map();
+      for (const [k, v] of this.headers) if (!k.startsWith(":")) this.all.set(k, metadataValue(k, v));
+    }
+    return this.all;
+  }
+}
+
+function metadataValue(key: string, value: string): string {
+  return key.endsWith("-bin") ? Buffer.from(value, "base64").toString("utf8") : value;
+}
+
 /** One gRPC call on one HTTP/2 stream: its context, its answer, its end. */
 class Call {
-  private readonly controller = new AbortController();
+  /** Made when a handler first reads ctx.signal; most unary handlers never do. */
+  private controller: AbortController | undefined;
+  private abortReason: Error | undefined;
   private finished = false;
   private deadline: NodeJS.Timeout | undefined;
   readonly ctx: CallContext;
@@ -134,12 +195,13 @@ class Call {
     readonly method: ServiceMethod,
     private readonly logger: MemberLogger | undefined,
   ) {
-    const metadata = new Map<string, string>();
-    for (const [k, v] of stream.headers) {
-      if (k[0] === ":") continue;
-      metadata.set(k, k.endsWith("-bin") ? Buffer.from(v, "base64").toString("utf8") : v);
-    }
-    this.ctx = { signal: this.controller.signal, metadata };
+    const signal = (): AbortSignal => this.signal();
+    this.ctx = {
+      get signal() {
+        return signal();
+      },
+      metadata: new CallMetadata(stream.headers),
+    };
     const timeoutMs = parseTimeout(stream.headers.get("grpc-timeout"));
     if (timeoutMs !== undefined) {
       this.deadline = setTimeout(() => {
@@ -149,12 +211,22 @@ class Call {
     }
   }
 
+  private signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.abortReason !== undefined) this.controller.abort(this.abortReason);
+    }
+    return this.controller.signal;
+  }
+
   get done(): boolean {
     return this.finished;
   }
 
   abort(reason = "context canceled"): void {
-    if (!this.controller.signal.aborted) this.controller.abort(new Error(reason));
+    if (this.abortReason !== undefined) return;
+    this.abortReason = new Error(reason);
+    this.controller?.abort(this.abortReason);
   }
 
   /** Sends one response message (headers first); false when the stream wants the writer to wait. */

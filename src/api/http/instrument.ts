@@ -5,6 +5,7 @@ import type {
   BidiStreamHandler,
   Handler,
   HandlerTable,
+  PlainMessage,
   ServerStreamHandler,
   UnaryHandler,
 } from "../handler-types.js";
@@ -51,23 +52,32 @@ function wrap(handler: Handler, labels: RpcLabels, metrics: ServerMetrics): Hand
     slot.n++;
   };
   switch (handler.kind) {
-    case "unary":
+    case "unary": {
+      // Plain promise callbacks made once per method: no async frame per call.
+      const answered = (resp: PlainMessage): PlainMessage => {
+        sent.n++;
+        handled(undefined);
+        return resp;
+      };
+      const failed = (err: unknown): never => {
+        handled(err);
+        throw err;
+      };
       return {
         ...handler,
-        async handle(req, ctx) {
+        handle(req, ctx) {
           started.n++;
           received.n++;
+          let result: Promise<PlainMessage>;
           try {
-            const resp = await handler.handle(req, ctx);
-            sent.n++;
-            handled(undefined);
-            return resp;
+            result = handler.handle(req, ctx);
           } catch (err) {
-            handled(err);
-            throw err;
+            return Promise.reject(err).then(undefined, failed);
           }
+          return result.then(answered, failed);
         },
       } satisfies UnaryHandler;
+    }
     case "server-stream":
       return {
         ...handler,

@@ -19,7 +19,10 @@ import {
   type ApiOptions,
 } from "../convert.js";
 import type { HandlerTable, PlainMessage } from "../handler-types.js";
-import { addMethods, unary } from "./unary.js";
+import { addMethods, unary, type UnaryOptions } from "./unary.js";
+
+/** The KV methods keep waiting when the client cancels (see UnaryOptions.cancellable). */
+const KV_CALL: UnaryOptions = { cancellable: false };
 
 export function kvHandlers(member: MemberApi, opts: ApiOptions): HandlerTable {
   /** etcd refuses a proposal whose encoding exceeds --max-request-bytes. */
@@ -27,17 +30,29 @@ export function kvHandlers(member: MemberApi, opts: ApiOptions): HandlerTable {
     if (approximateSize(req) > opts.maxRequestBytes) throw Errors.requestTooLarge();
   };
   return addMethods(new Map(), "etcdserverpb.KV", {
-    Range: unary("etcdserverpb.RangeRequest", "etcdserverpb.RangeResponse", async (req, o) => {
-      const r = rangeRequest(req);
-      if (r.key.length === 0) throw Errors.emptyKey();
-      return plainRangeResponse(member, await member.range(r, o));
-    }),
-    Put: unary("etcdserverpb.PutRequest", "etcdserverpb.PutResponse", async (req, o) => {
-      const r = putRequest(req);
-      checkPutRequest(r);
-      checkSize(req);
-      return plainPutResponse(member, await member.put(r, o));
-    }),
+    Range: unary(
+      "etcdserverpb.RangeRequest",
+      "etcdserverpb.RangeResponse",
+      (req, o) => {
+        const r = rangeRequest(req);
+        if (r.key.length === 0) throw Errors.emptyKey();
+        return member.range(r, o).then((resp) => plainRangeResponse(member, resp));
+      },
+      undefined,
+      KV_CALL,
+    ),
+    Put: unary(
+      "etcdserverpb.PutRequest",
+      "etcdserverpb.PutResponse",
+      (req, o) => {
+        const r = putRequest(req);
+        checkPutRequest(r);
+        checkSize(req);
+        return member.put(r, o).then((resp) => plainPutResponse(member, resp));
+      },
+      undefined,
+      KV_CALL,
+    ),
     DeleteRange: unary(
       "etcdserverpb.DeleteRangeRequest",
       "etcdserverpb.DeleteRangeResponse",
@@ -47,19 +62,33 @@ export function kvHandlers(member: MemberApi, opts: ApiOptions): HandlerTable {
         checkSize(req);
         return plainDeleteRangeResponse(member, await member.deleteRange(r, o));
       },
+      undefined,
+      KV_CALL,
     ),
-    Txn: unary("etcdserverpb.TxnRequest", "etcdserverpb.TxnResponse", async (req, o) => {
-      const r = txnRequest(req);
-      checkTxnRequestShape(r, opts.maxTxnOps);
-      checkSize(req);
-      return plainTxnResponse(member, await member.txn(r, o));
-    }),
-    Compact: unary("etcdserverpb.CompactionRequest", "etcdserverpb.CompactionResponse", async (req, o) => {
-      const resp = await member.compact(
-        { revision: numberField(req, "revision"), physical: boolField(req, "physical") },
-        o,
-      );
-      return { header: plainHeader(member, resp.header) };
-    }),
+    Txn: unary(
+      "etcdserverpb.TxnRequest",
+      "etcdserverpb.TxnResponse",
+      async (req, o) => {
+        const r = txnRequest(req);
+        checkTxnRequestShape(r, opts.maxTxnOps);
+        checkSize(req);
+        return plainTxnResponse(member, await member.txn(r, o));
+      },
+      undefined,
+      KV_CALL,
+    ),
+    Compact: unary(
+      "etcdserverpb.CompactionRequest",
+      "etcdserverpb.CompactionResponse",
+      async (req, o) => {
+        const resp = await member.compact(
+          { revision: numberField(req, "revision"), physical: boolField(req, "physical") },
+          o,
+        );
+        return { header: plainHeader(member, resp.header) };
+      },
+      undefined,
+      KV_CALL,
+    ),
   });
 }

@@ -9,21 +9,38 @@ export function requestOptions(ctx: CallContext): RequestOptions {
   return { signal: ctx.signal, requireLeader: ctx.metadata.get("hasleader") === "true" };
 }
 
+export interface UnaryOptions {
+  /**
+   * Whether the member stops waiting when the client cancels (default true). The KV methods say
+   * false: what they wait for (an apply, a read index) comes within the request timeout anyway,
+   * the binding ends the call itself on a cancel or deadline, and not reading ctx.signal spares
+   * every call an AbortController.
+   */
+  cancellable?: boolean;
+}
+
 export function unary(
   requestType: string,
   responseType: string,
   handle: (req: PlainMessage, opts: RequestOptions) => Promise<PlainMessage>,
   toError: (err: unknown) => Error = toRpcError,
+  { cancellable = true }: UnaryOptions = {},
 ): UnaryHandler {
+  const rethrow = (err: unknown): never => {
+    throw toError(err);
+  };
   return {
     kind: "unary",
     requestType,
     responseType,
-    async handle(req, ctx) {
+    handle(req, ctx) {
       try {
-        return await handle(req, requestOptions(ctx));
+        const opts: RequestOptions = cancellable
+          ? requestOptions(ctx)
+          : { requireLeader: ctx.metadata.get("hasleader") === "true" };
+        return handle(req, opts).then(undefined, rethrow);
       } catch (err) {
-        throw toError(err);
+        return Promise.reject(toError(err));
       }
     },
   };
