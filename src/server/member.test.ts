@@ -272,6 +272,24 @@ for (const storage of ["memory", "disk"] as const) {
       });
     });
 
+    test("a caller proposing again from each answer's promise callback does not starve timers", async () => {
+      // Saves can complete within the turn (memory storage; small inline WAL syncs on disk), so
+      // without the member's time slice raft ticks and backend commits would never run here.
+      await withMember(storage, async (m) => {
+        let fired = 0;
+        const timer = setInterval(() => fired++, 1);
+        try {
+          const end = performance.now() + 300;
+          for (let i = 0; performance.now() < end; i++) {
+            await m.put({ key: enc(`t${i % 10}`), value: enc("v") });
+          }
+          assert.ok(fired >= 10, `a 1 ms interval fired ${fired} times in 300 ms of back-to-back puts`);
+        } finally {
+          clearInterval(timer);
+        }
+      });
+    });
+
     test("exceeding --quota-backend-bytes raises NOSPACE and refuses growing requests", async () => {
       await withMember(
         storage,
@@ -281,7 +299,7 @@ for (const storage of ["memory", "disk"] as const) {
           for (let i = 0; i < 1000 && refused === undefined; i++) {
             await m.put({ key: enc(`q${i}`), value }).catch((e: unknown) => (refused = e));
           }
-          assert.ok(refused instanceof EtcdError);
+          assert.ok(refused instanceof EtcdError, String(refused));
           assert.equal(refused.message, "etcdserver: mvcc: database space exceeded");
           const alarms = await m.alarm({ action: AlarmAction.GET, memberId: 0n, alarm: AlarmType.NONE });
           assert.deepEqual(alarms.alarms, [{ memberId: m.header().memberId, alarm: AlarmType.NOSPACE }]);

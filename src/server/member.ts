@@ -140,6 +140,8 @@ const silentLogger: MemberLogger = { info() {}, warn() {}, error() {}, debug() {
 
 /** How often an unanswered ReadIndex is asked again (etcd's readIndexRetryTime). */
 const READ_INDEX_RETRY_MS = 500;
+/** Longest run of Readys handled before the loop lets timers and I/O in; see runLoop. */
+const LOOP_SLICE_MS = 5;
 /** Committed entries applied (and answered) per event-loop turn; see applyInChunks. */
 const APPLY_CHUNK = 8;
 
@@ -1233,7 +1235,17 @@ export class Member implements MemberApi {
 
   private async runLoop(): Promise<void> {
     try {
-      while (!this.stopping && this.node.hasReady()) await this.handleReady(this.node.ready());
+      let sliceStart = performance.now();
+      while (!this.stopping && this.node.hasReady()) {
+        await this.handleReady(this.node.ready());
+        // A Ready can finish without leaving the turn (small WAL syncs are inline, ADR 0003), and
+        // a caller in this process can propose again from its promise callback: give timers
+        // (raft ticks, backend commits) and sockets a turn at least every LOOP_SLICE_MS.
+        if (performance.now() - sliceStart >= LOOP_SLICE_MS) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          sliceStart = performance.now();
+        }
+      }
     } catch (err) {
       this.fail(err);
     }

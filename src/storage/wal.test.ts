@@ -9,7 +9,8 @@ import { readdir } from "node:fs/promises";
 import { StorageFailedError } from "./errors.js";
 import { DurableLogStore, storagePaths } from "./raft-log-store.js";
 import { entry, quietLogger, range, tempDir } from "./store-factories.test-util.js";
-import { SYNC_WRITE_LIMIT, type WalFaults } from "./wal.js";
+import { INLINE_SYNC_LIMIT, INLINE_SYNC_SLOW_MS, SYNC_WRITE_LIMIT, Wal, type WalFaults } from "./wal.js";
+import { RecordType, type WalRecord } from "./wal-record.js";
 
 const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
@@ -245,12 +246,13 @@ test("the storage code makes no synchronous fs calls", async () => {
     (n) => /\.(ts|js)$/.test(n) && !/\.test(-util)?\.(ts|js)$/.test(n),
   );
   assert.ok(sources.length >= 8, `found ${sources.length} source files`);
-  // The one exception: small WAL appends are written with a synchronous pwrite into the page
-  // cache of a preallocated segment (see SYNC_WRITE_LIMIT in wal.ts), through writeFullySync.
-  // Reads, opens, fsyncs and everything else stay asynchronous.
+  // The exceptions: small WAL appends are written with a synchronous pwrite into the page cache
+  // of a preallocated segment (see SYNC_WRITE_LIMIT in wal.ts), through writeFullySync, and
+  // small chunks are fdatasync'd inline (INLINE_SYNC_LIMIT, with a fallback to the threadpool
+  // when that sync is slow). Reads, opens, other fsyncs and everything else stay asynchronous.
   const allowed: Record<string, string[]> = {
     "fs-util": ["writeSync", "writeFullySync"],
-    wal: ["writeFullySync"],
+    wal: ["writeFullySync", "fdatasyncSync"],
   };
   for (const name of sources) {
     const text = await read(join(dir, name), "utf8");
@@ -261,5 +263,43 @@ test("the storage code makes no synchronous fs calls", async () => {
       [],
       `${name} calls a synchronous fs function`,
     );
+  }
+});
+
+test("small chunks are fdatasync'd inline until one is slow, then through the threadpool for a while", async () => {
+  const dir = await freshDir();
+  const wal = await Wal.create(dir, { voters: ["a"], learners: [] }, { segmentSize: 1 << 20 });
+  const realSync = fs.fdatasyncSync;
+  let inlineSyncs = 0;
+  let slow = false;
+  fs.fdatasyncSync = (fd: number): void => {
+    inlineSyncs++;
+    if (slow) {
+      const until = performance.now() + INLINE_SYNC_SLOW_MS + 5;
+      while (performance.now() < until) {
+        /* a stalling device */
+      }
+    }
+    realSync(fd);
+  };
+  const rec = (index: number, bytes = 3): WalRecord => ({
+    type: RecordType.Entry,
+    entry: entry(index, 1, new Uint8Array(bytes)),
+  });
+  try {
+    await wal.append([rec(1)]);
+    assert.equal(inlineSyncs, 1, "a small chunk is synced on the loop thread");
+    await wal.append([rec(2, INLINE_SYNC_LIMIT + 1)]);
+    assert.equal(inlineSyncs, 1, "a chunk over INLINE_SYNC_LIMIT goes to the threadpool");
+    slow = true;
+    await wal.append([rec(3)]);
+    assert.equal(inlineSyncs, 2);
+    assert.equal(wal.inlineSyncPaused, true, "a slow inline sync pauses inline syncing");
+    slow = false;
+    await wal.append([rec(4)]);
+    assert.equal(inlineSyncs, 2, "while paused, small chunks go to the threadpool too");
+  } finally {
+    fs.fdatasyncSync = realSync;
+    await wal.close();
   }
 });
