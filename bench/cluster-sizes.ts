@@ -4,7 +4,8 @@
 // order alternating between sizes. Prints Markdown tables (with how many failures each size
 // tolerates) and writes the chart to docs/img/cluster-sizes.svg (out=... to change).
 // rounds=N repeats every measurement N times (the server kinds alternating) and keeps the best.
-// Run: npm run bench:sizes [-- sizes=1,3,5,7,9 total=5000 rounds=1 procs=1 out=docs/img/cluster-sizes.svg]
+// Every server first gets an unrecorded warm-up of warmup=N puts from 10 clients (as in compare).
+// Run: npm run bench:sizes [-- sizes=1,3,5,7,9 total=5000 rounds=1 procs=1 warmup=5000 out=docs/img/cluster-sizes.svg]
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { runBenchInProcesses } from "../src/cli/bench-procs.js";
@@ -17,6 +18,7 @@ const sizes = arg("sizes", "1,3,5,7,9").split(",").map(Number);
 const total = Number(arg("total", "5000"));
 const procs = Number(arg("procs", "1"));
 const rounds = Number(arg("rounds", "1"));
+const warmup = Number(arg("warmup", "5000"));
 const out = arg("out", "docs/img/cluster-sizes.svg");
 const kinds: ServerKind[] = ["etcd", "kvorum"];
 
@@ -45,7 +47,7 @@ for (let round = 0; round < rounds; round++) {
       process.stderr.write(`sizes: round ${round + 1}, ${kind}, ${size} member(s) ...\n`);
       const target = await startTarget(kind, size, { processes: true });
       try {
-        await load(target.endpoints, 10, 10, 500); // warm-up: connections, JIT, leader settled
+        if (warmup > 0) await load(target.endpoints, 10, 10, warmup); // connections, JIT, leader settled
         const many = await load(target.endpoints, 100, 10, total);
         const one = await load(target.endpoints, 1, 1, Math.min(1000, Math.max(100, Math.floor(total / 5))));
         const prev = results.get(`${kind}|${size}`);

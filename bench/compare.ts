@@ -5,7 +5,10 @@
 // Each round's etcd and Kvorum runs also make a pair, run back to back: the median and range of
 // those paired ratios show how much of a difference is the machine drifting between rounds.
 // procs=N runs each load with more than one client from N processes (kvorumctl bench --procs).
-// Run: npm run compare [-- members=1,3 rounds=2 total=10000 procs=1]
+// Before the measured runs, every server gets the same unrecorded warm-up load (warmup=N puts
+// from 10 clients, 0 for none): Node compiles Kvorum's hot paths in its first few thousand
+// requests, and a benchmark of a long-running server should not measure that.
+// Run: npm run compare [-- members=1,3 rounds=2 total=10000 procs=1 warmup=5000]
 import { runBenchInProcesses } from "../src/cli/bench-procs.js";
 import { runBench, type BenchReport, type Workload } from "../src/cli/bench.js";
 import type { ServerKind } from "../test/e2e/harness.js";
@@ -15,6 +18,7 @@ const sizes = arg("members", "1,3").split(",").map(Number);
 const rounds = Number(arg("rounds", "2"));
 const total = Number(arg("total", "10000"));
 const procs = Number(arg("procs", "1"));
+const warmup = Number(arg("warmup", "5000"));
 /** Only the workloads whose label contains this text (e.g. only=put), all by default. */
 const only = arg("only", "");
 
@@ -78,6 +82,12 @@ for (const size of sizes) {
   try {
     for (const kind of ["etcd", "kvorum"] as const)
       targets.set(kind, await startTarget(kind, size, { processes: true }));
+    if (warmup > 0) {
+      for (const [kind, t] of targets) {
+        process.stderr.write(`compare: ${size} member(s), warm-up of ${kind} (${warmup} puts) ...\n`);
+        await runBench("put", loadOptions(t.endpoints, { clients: 10, conns: 10, total: warmup }));
+      }
+    }
     const best = new Map<string, BenchReport>();
     /** Kvorum/etcd throughput of each round's back-to-back pair, per workload. */
     const paired = new Map<string, number[]>();
