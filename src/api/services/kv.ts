@@ -19,10 +19,18 @@ import {
   type ApiOptions,
 } from "../convert.js";
 import type { HandlerTable, PlainMessage } from "../handler-types.js";
-import { addMethods, unary, type UnaryOptions } from "./unary.js";
+import { addMethods, unary } from "./unary.js";
 
-/** The KV methods keep waiting when the client cancels (see UnaryOptions.cancellable). */
-const KV_CALL: UnaryOptions = { cancellable: false };
+/** A KV method: it keeps waiting when the client cancels (see UnaryOptions.cancellable). */
+function kvMethod(
+  requestType: string,
+  responseType: string,
+  handle: Parameters<typeof unary>[2],
+): ReturnType<typeof unary> {
+  return unary(`etcdserverpb.${requestType}`, `etcdserverpb.${responseType}`, handle, undefined, {
+    cancellable: false,
+  });
+}
 
 export function kvHandlers(member: MemberApi, opts: ApiOptions): HandlerTable {
   /** etcd refuses a proposal whose encoding exceeds --max-request-bytes. */
@@ -30,65 +38,33 @@ export function kvHandlers(member: MemberApi, opts: ApiOptions): HandlerTable {
     if (approximateSize(req) > opts.maxRequestBytes) throw Errors.requestTooLarge();
   };
   return addMethods(new Map(), "etcdserverpb.KV", {
-    Range: unary(
-      "etcdserverpb.RangeRequest",
-      "etcdserverpb.RangeResponse",
-      (req, o) => {
-        const r = rangeRequest(req);
-        if (r.key.length === 0) throw Errors.emptyKey();
-        return member.range(r, o).then((resp) => plainRangeResponse(member, resp));
-      },
-      undefined,
-      KV_CALL,
-    ),
-    Put: unary(
-      "etcdserverpb.PutRequest",
-      "etcdserverpb.PutResponse",
-      (req, o) => {
-        const r = putRequest(req);
-        checkPutRequest(r);
-        checkSize(req);
-        return member.put(r, o).then((resp) => plainPutResponse(member, resp));
-      },
-      undefined,
-      KV_CALL,
-    ),
-    DeleteRange: unary(
-      "etcdserverpb.DeleteRangeRequest",
-      "etcdserverpb.DeleteRangeResponse",
-      async (req, o) => {
-        const r = deleteRangeRequest(req);
-        if (r.key.length === 0) throw Errors.emptyKey();
-        checkSize(req);
-        return plainDeleteRangeResponse(member, await member.deleteRange(r, o));
-      },
-      undefined,
-      KV_CALL,
-    ),
-    Txn: unary(
-      "etcdserverpb.TxnRequest",
-      "etcdserverpb.TxnResponse",
-      async (req, o) => {
-        const r = txnRequest(req);
-        checkTxnRequestShape(r, opts.maxTxnOps);
-        checkSize(req);
-        return plainTxnResponse(member, await member.txn(r, o));
-      },
-      undefined,
-      KV_CALL,
-    ),
-    Compact: unary(
-      "etcdserverpb.CompactionRequest",
-      "etcdserverpb.CompactionResponse",
-      async (req, o) => {
-        const resp = await member.compact(
-          { revision: numberField(req, "revision"), physical: boolField(req, "physical") },
-          o,
-        );
-        return { header: plainHeader(member, resp.header) };
-      },
-      undefined,
-      KV_CALL,
+    Range: kvMethod("RangeRequest", "RangeResponse", (req, o) => {
+      const r = rangeRequest(req);
+      if (r.key.length === 0) throw Errors.emptyKey();
+      return member.range(r, o).then((resp) => plainRangeResponse(member, resp));
+    }),
+    Put: kvMethod("PutRequest", "PutResponse", (req, o) => {
+      const r = putRequest(req);
+      checkPutRequest(r);
+      checkSize(req);
+      return member.put(r, o).then((resp) => plainPutResponse(member, resp));
+    }),
+    DeleteRange: kvMethod("DeleteRangeRequest", "DeleteRangeResponse", (req, o) => {
+      const r = deleteRangeRequest(req);
+      if (r.key.length === 0) throw Errors.emptyKey();
+      checkSize(req);
+      return member.deleteRange(r, o).then((resp) => plainDeleteRangeResponse(member, resp));
+    }),
+    Txn: kvMethod("TxnRequest", "TxnResponse", (req, o) => {
+      const r = txnRequest(req);
+      checkTxnRequestShape(r, opts.maxTxnOps);
+      checkSize(req);
+      return member.txn(r, o).then((resp) => plainTxnResponse(member, resp));
+    }),
+    Compact: kvMethod("CompactionRequest", "CompactionResponse", (req, o) =>
+      member
+        .compact({ revision: numberField(req, "revision"), physical: boolField(req, "physical") }, o)
+        .then((resp) => ({ header: plainHeader(member, resp.header) })),
     ),
   });
 }
