@@ -236,7 +236,27 @@ function holdSaveOf(tap: Tap, key: Uint8Array): () => { index: number; save: Hel
   };
 }
 
-function track<T>(p: Promise<T>): { settled: boolean; promise: Promise<T> } {
+/**
+ * Puts `key` on the leader with the leader's save of it held; resolves once that save waits, with
+ * the tracked put, the entry's index and the held save.
+ */
+async function putWithLeaderSaveHeld(
+  leader: Tap,
+  key: Uint8Array,
+  value: string,
+): Promise<{ put: Tracked<Awaited<ReturnType<Member["put"]>>>; index: number; save: HeldSave }> {
+  const held = holdSaveOf(leader, key);
+  const put = track(leader.member.put({ key, value: enc(value) }));
+  await until(() => held() !== undefined, `the leader saves the entry of ${dec(key)}`);
+  return { put, ...held()! };
+}
+
+interface Tracked<T> {
+  settled: boolean;
+  promise: Promise<T>;
+}
+
+function track<T>(p: Promise<T>): Tracked<T> {
   const s = { settled: false, promise: p };
   p.then(
     () => (s.settled = true),
@@ -261,10 +281,7 @@ test(
     await withCluster(async (c, leader) => {
       const followers = c.taps.filter((t) => t !== leader);
       const key = enc("held-by-the-leader");
-      const held = holdSaveOf(leader, key);
-      const put = track(leader.member.put({ key, value: enc("v") }));
-      await until(() => held() !== undefined, "the leader saves the put's entry");
-      const { index, save } = held()!;
+      const { put, index, save } = await putWithLeaderSaveHeld(leader, key, "v");
 
       // (a) Both followers get the entry, save it and answer, all while the leader's save is pending.
       await until(
@@ -316,10 +333,8 @@ test(
       // the Ready after it then holds B as a new entry and A as committed.
       const keyA = enc("committed-first");
       const keyB = enc("saved-second");
-      const heldA = holdSaveOf(leader, keyA);
-      const putA = track(leader.member.put({ key: keyA, value: enc("a") }));
-      await until(() => heldA() !== undefined, "the leader saves A's entry");
-      const a = heldA()!;
+      const a = await putWithLeaderSaveHeld(leader, keyA, "a");
+      const putA = a.put;
       await until(
         () => followers.every((f) => gotAck(leader, f.node, a.index)),
         "both followers acknowledge A",
@@ -352,10 +367,7 @@ test(
       c.hub.partition(leader.node, f2.node);
       c.hub.partition(f2.node, leader.node);
       const key = enc("needs-the-leader");
-      const held = holdSaveOf(leader, key);
-      const put = track(leader.member.put({ key, value: enc("v") }));
-      await until(() => held() !== undefined, "the leader saves the put's entry");
-      const { index, save } = held()!;
+      const { put, index, save } = await putWithLeaderSaveHeld(leader, key, "v");
 
       await until(
         () => gotApp(f1, leader.node, index) && f1.durableIndex >= index && gotAck(leader, f1.node, index),

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { EntryType, MessageType, type Message, type NodeId } from "../raft/index.js";
 import { InMemoryTransportHub } from "./memory.js";
-import { PeerTransport } from "./peer-transport.js";
+import { PeerTransport, type PeerTransportOptions } from "./peer-transport.js";
 import {
   createPeerHandler,
   listenPeerUrl,
@@ -211,13 +211,37 @@ for (const [name, make] of [
   );
 }
 
-/** A listener for member "b" of cluster 1 on a free loopback port (quiet unless `extra` says). */
-function listenAsB(sink: PeerSink, extra: Partial<PeerServerOptions> = {}): Promise<PeerListener> {
-  return listenPeerUrl(
+/**
+ * Runs `fn` with a listener for member "b" of cluster 1 on a free loopback port (quiet unless
+ * `extra` says), then closes it.
+ */
+async function withListenerB(
+  sink: PeerSink,
+  extra: Partial<PeerServerOptions>,
+  fn: (l: PeerListener) => Promise<void>,
+): Promise<void> {
+  const l = await listenPeerUrl(
     "http://127.0.0.1:0",
     createPeerHandler({ self: "b", clusterId: () => 1n, sink, logger: quiet, ...extra }),
     undefined,
   );
+  try {
+    await fn(l);
+  } finally {
+    await l.close();
+  }
+}
+
+/** Member "a"'s transport to the listener `l`: cluster 1, quiet, a sink of its own, unless `extra` says. */
+function senderA(l: PeerListener, extra: Partial<PeerTransportOptions> = {}): PeerTransport {
+  return new PeerTransport({
+    self: "a",
+    clusterId: 1n,
+    peers: new Map([["b", [l.url]]]),
+    sink: new Recorder(),
+    logger: quiet,
+    ...extra,
+  });
 }
 
 test(
@@ -227,28 +251,22 @@ test(
     const sink = new Recorder();
     const warnings: string[] = [];
     const logger = { ...quiet, warn: (_o: object, m: string) => warnings.push(m) };
-    const l = await listenAsB(sink, { logger });
-    const senderSink = new Recorder();
-    const a = new PeerTransport({
-      self: "a",
-      clusterId: 2n,
-      peers: new Map([["b", [l.url]]]),
-      sink: senderSink,
-      logger,
+    await withListenerB(sink, { logger }, async (l) => {
+      const senderSink = new Recorder();
+      const a = senderA(l, { clusterId: 2n, sink: senderSink, logger });
+      try {
+        await until(() => {
+          a.send([msg("a", "b", 1)]);
+          return (
+            warnings.includes("refused a raft stream from a peer") &&
+            (senderSink.unreachableCount.get("b") ?? 0) > 0
+          );
+        });
+        assert.equal(sink.received.length, 0);
+      } finally {
+        await a.close();
+      }
     });
-    try {
-      await until(() => {
-        a.send([msg("a", "b", 1)]);
-        return (
-          warnings.includes("refused a raft stream from a peer") &&
-          (senderSink.unreachableCount.get("b") ?? 0) > 0
-        );
-      });
-      assert.equal(sink.received.length, 0);
-    } finally {
-      await a.close();
-      await l.close();
-    }
   },
 );
 
@@ -284,8 +302,7 @@ test(
   { timeout: 20_000 },
   async () => {
     const sink = new Recorder();
-    const l = await listenAsB(sink, { maxFrameBytes: 1024 });
-    try {
+    await withListenerB(sink, { maxFrameBytes: 1024 }, async (l) => {
       const hello = { cluster: "1", from: "a", to: "b" };
       for (const body of [Buffer.from([0, 0, 0, 3, 0xff, 0xff, 0xff]), Buffer.from([0, 1, 0, 0])]) {
         const { socket, answer } = await rawRaftStream(l.url, hello);
@@ -299,19 +316,11 @@ test(
         await closed(socket);
       }
       assert.equal(sink.received.length, 0);
-      const a = new PeerTransport({
-        self: "a",
-        clusterId: 1n,
-        peers: new Map([["b", [l.url]]]),
-        sink: new Recorder(),
-        logger: quiet,
-      });
+      const a = senderA(l);
       a.send([msg("a", "b", 4)]);
       await until(() => sink.received.length === 1);
       await a.close();
-    } finally {
-      await l.close();
-    }
+    });
   },
 );
 
@@ -341,8 +350,7 @@ test(
   { timeout: 20_000 },
   async () => {
     const sink = new Recorder();
-    const l = await listenAsB(sink, { routes: { "/version": () => ({ etcdserver: "3.4.0" }) } });
-    try {
+    await withListenerB(sink, { routes: { "/version": () => ({ etcdserver: "3.4.0" }) } }, async (l) => {
       const { socket, answer } = await rawRaftStream(l.url, { cluster: "2", from: "a", to: "b" });
       const parsed = JSON.parse(answer) as { status: number; reason: string };
       assert.equal(parsed.status, 412);
@@ -362,9 +370,7 @@ test(
       session.close();
       assert.deepEqual(JSON.parse(body), { etcdserver: "3.4.0" });
       assert.equal(sink.received.length, 0);
-    } finally {
-      await l.close();
-    }
+    });
   },
 );
 
@@ -373,25 +379,18 @@ test(
   { timeout: 20_000 },
   async () => {
     const sink = new Recorder();
-    const l = await listenAsB(sink, { isRemoved: (from) => from === "a" });
-    let removed = 0;
-    const a = new PeerTransport({
-      self: "a",
-      clusterId: 1n,
-      peers: new Map([["b", [l.url]]]),
-      sink: new Recorder(),
-      logger: quiet,
-      onRemoved: () => removed++,
+    await withListenerB(sink, { isRemoved: (from) => from === "a" }, async (l) => {
+      let removed = 0;
+      const a = senderA(l, { onRemoved: () => removed++ });
+      try {
+        await until(() => {
+          a.send([msg("a", "b", 1)]);
+          return removed > 0;
+        });
+        assert.equal(sink.received.length, 0);
+      } finally {
+        await a.close();
+      }
     });
-    try {
-      await until(() => {
-        a.send([msg("a", "b", 1)]);
-        return removed > 0;
-      });
-      assert.equal(sink.received.length, 0);
-    } finally {
-      await a.close();
-      await l.close();
-    }
   },
 );
