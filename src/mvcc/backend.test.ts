@@ -47,6 +47,19 @@ for (const kind of BACKEND_KINDS) {
       assert.deepEqual(keys(tbl.range(enc("bb"), enc("bc"))), []);
     });
 
+    test("a reverse range to the first key includes the key 0x00", () => {
+      const tbl = b.table("zero");
+      b.writeTxn(() => {
+        tbl.put(Uint8Array.of(0), enc("zero"));
+        tbl.put(Uint8Array.of(0, 0), enc("zero-zero"));
+      });
+      const hexKeys = (rows: Iterable<{ key: Uint8Array }>) =>
+        Array.from(rows, (r) => Buffer.from(r.key).toString("hex"));
+      assert.deepEqual(hexKeys(tbl.range(undefined, undefined, { reverse: true })), ["0000", "00"]);
+      assert.deepEqual(hexKeys(tbl.range(undefined, Uint8Array.of(0, 0), { reverse: true })), ["00"]);
+      assert.deepEqual(hexKeys(tbl.range(undefined, undefined)), ["00", "0000"]);
+    });
+
     test("count matches range without reading values", () => {
       const tbl = b.table("t");
       assert.equal(tbl.count(undefined, undefined), 6);

@@ -4,14 +4,18 @@
 //
 // Two ways to commit (docs/adr/0004-mvcc-backend.md, docs/adr/0011-backend-batching.md):
 // - per transaction (default): every outermost writeTxn is one LMDB transaction, fsynced on return;
-// - batched (`batch` option, what the server uses): writeTxns are nested LMDB transactions inside
-//   one long LMDB transaction that is committed and fsynced every `intervalMs` or `limit`
-//   writeTxns, or on sync()/close(). A writeTxn is atomic and visible to every read of this
-//   backend as soon as it returns; it is durable only after the next batch commit. A crash loses
-//   the open batch as a whole (never part of a writeTxn), which the member replays from its WAL.
+// - batched (`batch` option, what the server uses): a writeTxn writes into an in-memory table of
+//   pending writes (pending-writes.ts) that every read of this backend consults before LMDB, so
+//   it is visible as soon as it returns. Every `intervalMs` or `limit` writeTxns, or on
+//   sync()/close(), the pending writes are handed to lmdb-js as one asynchronous batch, which its
+//   own writer thread commits and flushes in one LMDB transaction; once committed they leave the
+//   table. The event-loop thread never waits for an LMDB commit or fsync. A writeTxn is durable
+//   only after the batch holding it is flushed. A crash loses whole batches (never part of a
+//   writeTxn), which the member replays from its WAL.
 
 import { open, type Database, type RootDatabase } from "lmdb";
 import type { Backend, BackendEntry, BackendRangeOptions, BackendTable } from "./backend.js";
+import { keyIndex, mergeRange, PendingTable, type PendingWrite } from "./pending-writes.js";
 
 export interface LmdbBackendOptions {
   /**
@@ -25,39 +29,71 @@ export interface LmdbBackendOptions {
   batch?: { intervalMs: number; limit: number; onCommitError?: (err: unknown) => void };
 }
 
-/** The open long LMDB transaction of a batched backend. */
-interface OpenBatch {
-  commit: (result: unknown) => unknown;
-  writes: number;
-  timer: NodeJS.Timeout;
+/** What a table needs from its batched backend: where its pending writes go. */
+interface WriteSink {
+  /** A new table's pending writes, or null for a backend that is not batched. */
+  pendingTable(): PendingTable | null;
+  /** Records a write (value null: a deletion) of the writeTxn in progress. */
+  record(table: PendingTable, key: Uint8Array, value: Uint8Array | null): void;
 }
 
 class LmdbTable implements BackendTable {
-  constructor(private readonly db: Database<Buffer, Buffer>) {}
+  readonly pending: PendingTable | null;
+
+  constructor(
+    readonly db: Database<Buffer, Buffer>,
+    private readonly sink: WriteSink,
+  ) {
+    this.pending = sink.pendingTable();
+  }
 
   get(key: Uint8Array): Uint8Array | undefined {
+    const pending = this.pending;
+    if (pending !== null && pending.size > 0) {
+      const w = pending.get(keyIndex(key));
+      if (w !== undefined) return w.value === null ? undefined : Buffer.from(w.value);
+    }
     return this.db.get(asBuffer(key));
   }
 
   put(key: Uint8Array, value: Uint8Array): void {
-    void this.db.put(asBuffer(key), asBuffer(value));
+    if (this.pending !== null) this.sink.record(this.pending, key, value);
+    else void this.db.put(asBuffer(key), asBuffer(value));
   }
 
   del(key: Uint8Array): void {
-    void this.db.remove(asBuffer(key));
+    if (this.pending !== null) this.sink.record(this.pending, key, null);
+    else void this.db.remove(asBuffer(key));
   }
 
-  *range(
+  range(
     start: Uint8Array | undefined,
     end: Uint8Array | undefined,
     opts: BackendRangeOptions = {},
+  ): Iterable<BackendEntry> {
+    const pending = this.pending;
+    if (pending === null || pending.size === 0) return this.committedRange(start, end, opts);
+    const writes = pending.within(start, end);
+    if (writes.length === 0) return this.committedRange(start, end, opts);
+    if (opts.reverse === true) writes.reverse();
+    // The committed scan runs without the limit: pending deletions may hide some of its rows.
+    return mergeRange(writes, this.committedRange(start, end, { reverse: opts.reverse === true }), opts);
+  }
+
+  private *committedRange(
+    start: Uint8Array | undefined,
+    end: Uint8Array | undefined,
+    opts: BackendRangeOptions,
   ): Iterable<BackendEntry> {
     const limit = opts.limit !== undefined && opts.limit > 0 ? opts.limit : undefined;
     const query =
       opts.reverse === true
         ? this.db.getRange({
             ...(end !== undefined ? { start: asBuffer(end), exclusiveStart: true } : {}),
-            ...(start !== undefined ? { end: asBuffer(start), inclusiveEnd: true } : {}),
+            // Without an end, lmdb-js stops a reverse scan before its default first key, 0x00,
+            // which is a key like any other here: end at it inclusively.
+            end: start !== undefined ? asBuffer(start) : FIRST_KEY,
+            inclusiveEnd: true,
             reverse: true,
             ...(limit !== undefined ? { limit } : {}),
           })
@@ -71,104 +107,170 @@ class LmdbTable implements BackendTable {
 
   count(start: Uint8Array | undefined, end: Uint8Array | undefined): number {
     if (start !== undefined && end !== undefined && Buffer.compare(start, end) >= 0) return 0;
-    return this.db.getCount({
+    let n = this.db.getCount({
       ...(start !== undefined ? { start: asBuffer(start) } : {}),
       ...(end !== undefined ? { end: asBuffer(end) } : {}),
     });
+    if (this.pending === null || this.pending.size === 0) return n;
+    for (const w of this.pending.within(start, end)) {
+      const committed = this.db.doesExist(w.key);
+      if (w.value !== null && !committed) n++;
+      else if (w.value === null && committed) n--;
+    }
+    return n;
   }
 }
+
+/** The smallest key LMDB stores (keys are never empty). */
+const FIRST_KEY = Buffer.from([0]);
 
 function asBuffer(b: Uint8Array): Buffer {
   return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
-class LmdbBackend implements Backend {
+/** A table's write of the writeTxn in progress, and what it replaced (for a rollback). */
+interface UndoRecord {
+  table: PendingTable;
+  index: string;
+  before: PendingWrite | undefined;
+}
+
+class LmdbBackend implements Backend, WriteSink {
   private readonly tables = new Map<string, LmdbTable>();
   private depth = 0;
   private pendingAfterCommit: Array<() => void> = [];
-  private batch: OpenBatch | null = null;
   private failure: unknown = null;
   /** sizeBytes() since the last commit (it changes only at commits; getStats is costly). */
   private cachedSize: number | undefined;
+  // Batched mode only:
+  private readonly pendingTables: PendingTable[] = [];
+  /** The number of the batch that writeTxns write into now. */
+  private openBatch = 1;
+  /** writeTxns in the open batch. */
+  private openWrites = 0;
+  private timer: NodeJS.Timeout | null = null;
+  /** Settles when the last batch handed to lmdb-js is committed (never rejects). */
+  private lastCommit: Promise<void> = Promise.resolve();
+  /** The writes of the writeTxn in progress, to undo if it throws. */
+  private undo: UndoRecord[] = [];
 
   constructor(
     private readonly env: RootDatabase,
     private readonly batching: LmdbBackendOptions["batch"],
   ) {}
 
+  pendingTable(): PendingTable | null {
+    if (this.batching === undefined) return null;
+    const t = new PendingTable();
+    this.pendingTables.push(t);
+    return t;
+  }
+
   table(name: string): BackendTable {
     let t = this.tables.get(name);
     if (t === undefined) {
-      t = new LmdbTable(this.env.openDB<Buffer, Buffer>(name, { keyEncoding: "binary", encoding: "binary" }));
+      t = new LmdbTable(
+        this.env.openDB<Buffer, Buffer>(name, { keyEncoding: "binary", encoding: "binary" }),
+        this,
+      );
       this.tables.set(name, t);
     }
     return t;
   }
 
+  record(table: PendingTable, key: Uint8Array, value: Uint8Array | null): void {
+    if (this.depth === 0) throw new Error("lmdb: a write outside writeTxn");
+    const index = keyIndex(key);
+    this.undo.push({ table, index, before: table.get(index) });
+    table.set(index, {
+      key: Buffer.from(key),
+      value: value === null ? null : Buffer.from(value),
+      batch: this.openBatch,
+    });
+  }
+
   writeTxn<T>(fn: () => T): T {
     if (this.depth > 0) return fn();
     if (this.failure !== null) throw this.failure;
-    // Batched: the LMDB transaction opened here stays open; `transactionSync` inside it runs fn
-    // as a nested (child) transaction, which LMDB aborts alone if fn throws.
-    if (this.batching !== undefined && this.batch === null) this.openBatch(this.batching);
     this.depth = 1;
     let result: T;
     try {
-      result = this.env.transactionSync(fn);
+      result = this.batching !== undefined ? fn() : this.env.transactionSync(fn);
     } catch (e) {
+      this.rollback();
       this.pendingAfterCommit = [];
       throw e;
     } finally {
       this.depth = 0;
     }
+    this.undo = [];
     const callbacks = this.pendingAfterCommit;
     this.pendingAfterCommit = [];
     if (this.batching === undefined) this.cachedSize = undefined;
-    if (this.batch !== null && ++this.batch.writes >= (this.batching?.limit ?? 0)) this.commitBatch();
+    else this.afterBatchedWrite(this.batching);
     for (const cb of callbacks) cb();
     return result;
   }
 
-  /**
-   * Begins the long LMDB transaction. lmdb-js keeps a synchronous transaction open while its
-   * callback's result is a pending thenable; this one hands back its continuation, which
-   * commitBatch calls to commit synchronously.
-   */
-  private openBatch(opts: NonNullable<LmdbBackendOptions["batch"]>): void {
-    let commit: ((result: unknown) => unknown) | undefined;
-    const pending = {
-      then(onCommit: (result: unknown) => unknown) {
-        commit = onCommit;
-      },
-    };
-    // The result is that thenable's then() result (undefined): nothing to await.
-    void this.env.transactionSync(() => pending as unknown as Promise<void>);
-    if (commit === undefined) throw new Error("lmdb: could not hold a write transaction open");
-    const timer = setTimeout(() => {
-      try {
-        this.commitBatch();
-      } catch (err) {
-        opts.onCommitError?.(err);
-      }
-    }, opts.intervalMs);
-    timer.unref();
-    this.batch = { commit, writes: 0, timer };
+  /** Puts back what the failed writeTxn's writes replaced, newest first. */
+  private rollback(): void {
+    for (let i = this.undo.length - 1; i >= 0; i--) {
+      const { table, index, before } = this.undo[i] as UndoRecord;
+      if (before === undefined) table.delete(index);
+      else table.set(index, before);
+    }
+    this.undo = [];
   }
 
-  /** Commits (and fsyncs) the open batch, if any. A failure is kept: later writes throw it. */
-  private commitBatch(): void {
-    const batch = this.batch;
-    if (batch === null) return;
-    if (this.depth > 0) throw new Error("lmdb: a batch cannot commit inside a write transaction");
-    this.batch = null;
-    this.cachedSize = undefined;
-    clearTimeout(batch.timer);
-    try {
-      batch.commit(undefined);
-    } catch (err) {
-      this.failure = err;
-      throw err;
+  private afterBatchedWrite(opts: NonNullable<LmdbBackendOptions["batch"]>): void {
+    if (++this.openWrites >= opts.limit) {
+      this.commitBatch();
+      return;
     }
+    if (this.timer === null) {
+      this.timer = setTimeout(() => this.commitBatch(), opts.intervalMs);
+      this.timer.unref();
+    }
+  }
+
+  /**
+   * Hands the open batch's writes to lmdb-js as one atomic asynchronous batch (its writer thread
+   * commits and flushes it). Once committed, reads find them in LMDB and they leave the pending
+   * tables. A failed commit is kept: later writes throw it.
+   */
+  private commitBatch(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.openWrites === 0 || this.failure !== null) return;
+    if (this.depth > 0) throw new Error("lmdb: a batch cannot commit inside a write transaction");
+    const batch = this.openBatch++;
+    this.openWrites = 0;
+    const writes: Array<{ db: Database<Buffer, Buffer>; w: PendingWrite }> = [];
+    for (const t of this.tables.values()) {
+      const pending = t.pending;
+      if (pending === null) continue;
+      for (const w of pending.writes.values()) if (w.batch === batch) writes.push({ db: t.db, w });
+    }
+    const committed = this.env.batch(() => {
+      for (const { db, w } of writes) {
+        if (w.value === null) void db.remove(w.key);
+        else void db.put(w.key, w.value);
+      }
+    });
+    this.lastCommit = committed.then(
+      () => {
+        // Reads must see the commit in LMDB before the pending copies go.
+        this.env.resetReadTxn();
+        for (const t of this.pendingTables) t.dropCommitted(batch);
+        this.cachedSize = undefined;
+      },
+      (err: unknown) => {
+        if (this.failure === null) {
+          this.failure = err;
+          this.batching?.onCommitError?.(err);
+        }
+      },
+    );
   }
 
   afterCommit(fn: () => void): void {
@@ -183,9 +285,10 @@ class LmdbBackend implements Backend {
     return this.cachedSize;
   }
 
-  /** Makes every writeTxn so far durable: commits the open batch, flushes "lazy" commits. */
+  /** Makes every writeTxn so far durable: commits the open batch and waits for its flush. */
   async sync(): Promise<void> {
     this.commitBatch();
+    await this.lastCommit;
     if (this.failure !== null) throw this.failure;
     await this.env.flushed;
   }
@@ -193,12 +296,12 @@ class LmdbBackend implements Backend {
   async close(): Promise<void> {
     try {
       this.commitBatch();
+      await this.lastCommit;
     } finally {
       await this.env.close();
     }
   }
 }
-
 /** Opens (creating if needed) the LMDB backend stored in directory `dir`. Cheap: no scan. */
 export function openLmdbBackend(dir: string, opts: LmdbBackendOptions = {}): Backend {
   const lazy = opts.durability === "lazy";
