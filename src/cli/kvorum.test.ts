@@ -220,6 +220,11 @@ test("kvorum serves the gateway and HTTP endpoints, and stops on SIGTERM", { tim
     // Metrics count the gateway calls under gRPC names.
     const metrics = await (await fetch(base + "/metrics", { signal: AbortSignal.timeout(5000) })).text();
     assert.match(metrics, /^etcd_server_has_leader 1$/m);
+    // etcd's disk histograms: the puts above were fdatasync'd, and a backend batch has committed
+    // (every 100 ms) since.
+    assert.match(metrics, /^etcd_disk_wal_fsync_duration_seconds_count [1-9]/m);
+    assert.match(metrics, /^etcd_disk_wal_fsync_duration_seconds_bucket\{le="0.001"\} \d+$/m);
+    assert.match(metrics, /^etcd_disk_backend_commit_duration_seconds_count [1-9]/m);
     assert.match(
       metrics,
       /^grpc_server_handled_total\{grpc_type="unary",grpc_service="etcdserverpb.KV",grpc_method="Put",grpc_code="OK"\} [1-9]/m,

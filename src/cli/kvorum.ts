@@ -174,11 +174,16 @@ export async function runServer(
     tls: peerTls?.client,
     faults,
   });
+  // Before the member: the WAL and backend report their flush times from the start.
+  const metrics = createMetrics({
+    quotaBackendBytes: config.quotaBackendBytes,
+  });
   const member = await startMember({
     config,
     logger,
     transport,
     peerCaller,
+    diskTimings: metrics.disk,
     identity,
     initialMembers: plan.initialMembers,
     unsafeStaleReads,
@@ -205,9 +210,6 @@ export async function runServer(
     await Promise.all(peerListeners.map((l) => l.close().catch(() => {})));
   };
   try {
-    const metrics = createMetrics({
-      quotaBackendBytes: config.quotaBackendBytes,
-    });
     metrics.attachMember(member);
     const table = instrumentHandlers(
       createHandlerTable(member, {

@@ -1,7 +1,15 @@
 // Prometheus metrics under etcd's metric names, so dashboards and alerts written for etcd work.
 // Member state is read at scrape time (collect callbacks calling MemberApi), so the member needs
 // no metric code; the RPC counters are counted by the API layer (see api/http/instrument.ts).
-import { Counter, Gauge, Registry, collectDefaultMetrics, type LabelValues } from "prom-client";
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+  exponentialBuckets,
+  type LabelValues,
+} from "prom-client";
 import type { MemberApi } from "../server/member-api.js";
 import { ETCD_API_VERSION, VERSION } from "../version.js";
 
@@ -64,6 +72,8 @@ export interface ServerMetrics {
   grpcMsgSent: Counter<"grpc_type" | "grpc_service" | "grpc_method">;
   healthSuccess: Counter;
   healthFailures: Counter;
+  /** etcd_disk_wal_fsync_duration_seconds and etcd_disk_backend_commit_duration_seconds. */
+  disk: { walFsync(seconds: number): void; backendCommit(seconds: number): void };
   /** Binds the member-state gauges to a member (before that they read 0). */
   attachMember(member: MemberApi): void;
 }
@@ -302,9 +312,28 @@ export function createMetrics(opts: MetricsOptions = {}): ServerMetrics {
     registers: [registry],
   });
 
+  // etcd's disk histograms, with its buckets (1 ms doubling to about 8 s): what every etcd
+  // dashboard and alert watches first.
+  const walFsync = new Histogram({
+    name: "etcd_disk_wal_fsync_duration_seconds",
+    help: "The latency distributions of fsync called by WAL.",
+    buckets: exponentialBuckets(0.001, 2, 14),
+    registers: [registry],
+  });
+  const backendCommit = new Histogram({
+    name: "etcd_disk_backend_commit_duration_seconds",
+    help: "The latency distributions of commit called by backend.",
+    buckets: exponentialBuckets(0.001, 2, 14),
+    registers: [registry],
+  });
+
   return {
     registry,
     rpcCounts,
+    disk: {
+      walFsync: (seconds) => walFsync.observe(seconds),
+      backendCommit: (seconds) => backendCommit.observe(seconds),
+    },
     grpcStarted,
     grpcHandled,
     grpcMsgReceived,

@@ -1,8 +1,12 @@
 // Contract tests of the Backend port, run against LMDB and the in-memory twin alike.
 
 import assert from "node:assert/strict";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Backend } from "./backend.js";
+import { openLmdbBackend } from "./lmdb-backend.js";
 import { BACKEND_KINDS, dec, enc, type TestBackend } from "./test-backends.js";
 
 for (const kind of BACKEND_KINDS) {
@@ -144,3 +148,23 @@ for (const kind of BACKEND_KINDS) {
     });
   });
 }
+
+test("the batched LMDB backend commits off the event loop and reports each batch's commit time", async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "kvorum-batch-"));
+  const committed: number[] = [];
+  const b = openLmdbBackend(dir, {
+    batch: { intervalMs: 1, limit: 1000, onCommitted: (s) => committed.push(s) },
+  });
+  try {
+    b.writeTxn(() => b.table("t").put(enc("k"), enc("v")));
+    // Visible before the commit, which happens later on lmdb-js's writer thread.
+    assert.equal(dec(b.table("t").get(enc("k"))!), "v");
+    assert.equal(committed.length, 0);
+    await b.sync();
+    assert.equal(committed.length, 1);
+    assert.ok((committed[0] as number) >= 0 && (committed[0] as number) < 60);
+  } finally {
+    await b.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});

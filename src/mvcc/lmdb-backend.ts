@@ -26,7 +26,13 @@ export interface LmdbBackendOptions {
    */
   durability?: "sync" | "lazy";
   /** Group writeTxns into one LMDB transaction committed at most this often (see the file comment). */
-  batch?: { intervalMs: number; limit: number; onCommitError?: (err: unknown) => void };
+  batch?: {
+    intervalMs: number;
+    limit: number;
+    onCommitError?: (err: unknown) => void;
+    /** Told how long each batch took from hand-over to committed, in seconds (for metrics). */
+    onCommitted?: (seconds: number) => void;
+  };
 }
 
 /** What a table needs from its batched backend: where its pending writes go. */
@@ -251,6 +257,7 @@ class LmdbBackend implements Backend, WriteSink {
       if (pending === null) continue;
       for (const w of pending.writes.values()) if (w.batch === batch) writes.push({ db: t.db, w });
     }
+    const handedOver = performance.now();
     const committed = this.env.batch(() => {
       for (const { db, w } of writes) {
         if (w.value === null) void db.remove(w.key);
@@ -263,6 +270,7 @@ class LmdbBackend implements Backend, WriteSink {
         this.env.resetReadTxn();
         for (const t of this.pendingTables) t.dropCommitted(batch);
         this.cachedSize = undefined;
+        this.batching?.onCommitted?.((performance.now() - handedOver) / 1000);
       },
       (err: unknown) => {
         if (this.failure === null) {

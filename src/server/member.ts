@@ -134,6 +134,14 @@ export interface MemberOptions {
   unsafeStaleReads?: boolean;
   /** Called once when an applied change removed this member from the cluster (it then stops). */
   onRemoved?: () => void;
+  /** Told how long disk flushes take (the etcd_disk_* histograms); see DiskTimings. */
+  diskTimings?: DiskTimings;
+}
+
+/** Observers of disk latency, in seconds: each WAL fdatasync, each backend batch commit. */
+export interface DiskTimings {
+  walFsync(seconds: number): void;
+  backendCommit(seconds: number): void;
 }
 
 const silentLogger: MemberLogger = { info() {}, warn() {}, error() {}, debug() {} };
@@ -233,6 +241,7 @@ function isSerializableTxn(req: TxnRequest): boolean {
 
 export class Member implements MemberApi {
   readonly config: ServerConfig;
+  private readonly diskTimings: DiskTimings | undefined;
   readonly clientUrls: string[];
   readonly identity: MemberIdentity;
   private readonly logger: MemberLogger;
@@ -305,6 +314,7 @@ export class Member implements MemberApi {
   ) {
     const config = opts.config;
     this.config = config;
+    this.diskTimings = opts.diskTimings;
     this.peerCaller = opts.peerCaller;
     this.onRemoved = opts.onRemoved;
     this.unsafeStaleReads = opts.unsafeStaleReads === true;
@@ -425,10 +435,13 @@ export class Member implements MemberApi {
           bootstrap,
           catchUpEntries: config.experimentalSnapshotCatchupEntries,
           logger: { warn: (m: string) => opts.logger?.warn({}, m) },
+          ...(opts.diskTimings !== undefined
+            ? { onWalSync: (s: number) => opts.diskTimings?.walFsync(s) }
+            : {}),
         });
         await recoverLogSnapshot(config.dataDir, marker, logStore);
         backend = openLmdbBackend(dir.layout.db, {
-          batch: backendBatching(config, (err) => onBackendFailure(err)),
+          batch: backendBatching(config, (err) => onBackendFailure(err), opts.diskTimings),
         });
       } else {
         logStore = new MemoryRaftLogStore(bootstrap, {
@@ -1386,7 +1399,7 @@ export class Member implements MemberApi {
       await this.backend.close();
       await swapInBackendFile(this.config.dataDir);
       backend = openLmdbBackend(dataDirLayout(this.config.dataDir).db, {
-        batch: backendBatching(this.config, (err) => this.fail(err)),
+        batch: backendBatching(this.config, (err) => this.fail(err), this.diskTimings),
       });
     } else {
       backend = decodeMemorySnapshot(incoming.bytes ?? new Uint8Array(0));
@@ -1624,8 +1637,14 @@ export function peerUrlsOf(config: ServerConfig, identity: MemberIdentity): Map<
 function backendBatching(
   config: ServerConfig,
   onCommitError: (err: unknown) => void,
+  timings: DiskTimings | undefined,
 ): NonNullable<LmdbBackendOptions["batch"]> {
-  return { intervalMs: config.backendBatchIntervalMs, limit: config.backendBatchLimit, onCommitError };
+  return {
+    intervalMs: config.backendBatchIntervalMs,
+    limit: config.backendBatchLimit,
+    onCommitError,
+    ...(timings !== undefined ? { onCommitted: (s: number) => timings.backendCommit(s) } : {}),
+  };
 }
 
 /** Starts one member: opens (or creates) its storage and begins serving MemberApi calls. */

@@ -113,6 +113,8 @@ export interface DurableLogStoreOptions extends LogStoreOptions {
   logger?: StorageLogger;
   /** Tests only: simulated disk failures. */
   faults?: WalFaults;
+  /** Told how long each WAL fdatasync took, in seconds (etcd_disk_wal_fsync_duration_seconds). */
+  onWalSync?: (seconds: number) => void;
 }
 
 export function storagePaths(dataDir: string): { walDir: string; snapDir: string } {
@@ -144,7 +146,7 @@ export class DurableLogStore extends MemoryBackedStore implements RaftLogStore {
     const { walDir, snapDir } = storagePaths(dataDir);
     const bootstrap = opts.bootstrap ?? { voters: [], learners: [] };
     const rec = await recover(walDir, snapDir, bootstrap, opts.logger ?? consoleLogger);
-    const walOpts = { segmentSize: opts.segmentSize, faults: opts.faults };
+    const walOpts = { segmentSize: opts.segmentSize, faults: opts.faults, onSync: opts.onWalSync };
     let wal: Wal;
     if (rec.tail) {
       wal = await Wal.resume(walDir, rec.tail, walOpts);

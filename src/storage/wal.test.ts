@@ -268,7 +268,12 @@ test("the storage code makes no synchronous fs calls", async () => {
 
 test("small chunks are fdatasync'd inline until one is slow, then through the threadpool for a while", async () => {
   const dir = await freshDir();
-  const wal = await Wal.create(dir, { voters: ["a"], learners: [] }, { segmentSize: 1 << 20 });
+  const synced: number[] = [];
+  const wal = await Wal.create(
+    dir,
+    { voters: ["a"], learners: [] },
+    { segmentSize: 1 << 20, onSync: (seconds) => synced.push(seconds) },
+  );
   const realSync = fs.fdatasyncSync;
   let inlineSyncs = 0;
   let slow = false;
@@ -298,6 +303,10 @@ test("small chunks are fdatasync'd inline until one is slow, then through the th
     slow = false;
     await wal.append([rec(4)]);
     assert.equal(inlineSyncs, 2, "while paused, small chunks go to the threadpool too");
+    // Every sync is reported for etcd_disk_wal_fsync_duration_seconds, inline or not.
+    assert.equal(synced.length, 4);
+    assert.ok(synced.every((s) => s > 0 && s < 60));
+    assert.ok((synced[2] as number) >= INLINE_SYNC_SLOW_MS / 1000, "the stalled sync is reported as slow");
   } finally {
     fs.fdatasyncSync = realSync;
     await wal.close();
