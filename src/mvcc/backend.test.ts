@@ -168,3 +168,23 @@ test("the batched LMDB backend commits off the event loop and reports each batch
     await fs.rm(dir, { recursive: true, force: true });
   }
 });
+
+test("the batched LMDB backend keeps one batch in flight: writes made meanwhile wait in the next", async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "kvorum-batch-"));
+  const committed: number[] = [];
+  // limit 1: every writeTxn asks for a commit.
+  const b = openLmdbBackend(dir, {
+    batch: { intervalMs: 1000, limit: 1, onCommitted: (s) => committed.push(s) },
+  });
+  try {
+    for (let i = 0; i < 100; i++) b.writeTxn(() => b.table("t").put(enc(`k${i}`), enc(`v${i}`)));
+    // The first writeTxn's batch went at once; the other 99 wait for it to commit, as one batch.
+    await b.sync();
+    assert.equal(committed.length, 2);
+    assert.equal(b.table("t").count(undefined, undefined), 100);
+    assert.equal(dec(b.table("t").get(enc("k99"))!), "v99");
+  } finally {
+    await b.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});

@@ -157,6 +157,12 @@ class LmdbBackend implements Backend, WriteSink {
   private timer: NodeJS.Timeout | null = null;
   /** Settles when the last batch handed to lmdb-js is committed (never rejects). */
   private lastCommit: Promise<void> = Promise.resolve();
+  /** A batch is with lmdb-js and not committed yet; the next one waits (see commitBatch). */
+  private inFlight = false;
+  /** The open batch is due (interval or limit) and goes as soon as the one in flight commits. */
+  private due = false;
+  /** Every batch up to this number is committed. */
+  private committedThrough = 0;
   /** The writes of the writeTxn in progress, to undo if it throws. */
   private undo: UndoRecord[] = [];
 
@@ -242,13 +248,21 @@ class LmdbBackend implements Backend, WriteSink {
   /**
    * Hands the open batch's writes to lmdb-js as one atomic asynchronous batch (its writer thread
    * commits and flushes it). Once committed, reads find them in LMDB and they leave the pending
-   * tables. A failed commit is kept: later writes throw it.
+   * tables. One batch at a time: while one is in flight the open batch keeps growing and goes
+   * when that one commits, so a disk slower than the writes makes batches bigger, not more
+   * numerous. A failed commit is kept: later writes throw it.
    */
   private commitBatch(): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     if (this.openWrites === 0 || this.failure !== null) return;
     if (this.depth > 0) throw new Error("lmdb: a batch cannot commit inside a write transaction");
+    if (this.inFlight) {
+      this.due = true;
+      return;
+    }
+    this.inFlight = true;
+    this.due = false;
     const batch = this.openBatch++;
     this.openWrites = 0;
     const writes: Array<{ db: Database<Buffer, Buffer>; w: PendingWrite }> = [];
@@ -270,15 +284,28 @@ class LmdbBackend implements Backend, WriteSink {
         this.env.resetReadTxn();
         for (const t of this.pendingTables) t.dropCommitted(batch);
         this.cachedSize = undefined;
+        this.committedThrough = batch;
+        this.inFlight = false;
         this.batching?.onCommitted?.((performance.now() - handedOver) / 1000);
+        if (this.due) this.commitBatch();
       },
       (err: unknown) => {
+        this.inFlight = false;
         if (this.failure === null) {
           this.failure = err;
           this.batching?.onCommitError?.(err);
         }
       },
     );
+  }
+
+  /** Hands over every write made so far and waits until LMDB has committed them all. */
+  private async commitAll(): Promise<void> {
+    const target = this.openWrites > 0 ? this.openBatch : this.openBatch - 1;
+    while (this.committedThrough < target && this.failure === null) {
+      this.commitBatch();
+      await this.lastCommit;
+    }
   }
 
   afterCommit(fn: () => void): void {
@@ -295,16 +322,14 @@ class LmdbBackend implements Backend, WriteSink {
 
   /** Makes every writeTxn so far durable: commits the open batch and waits for its flush. */
   async sync(): Promise<void> {
-    this.commitBatch();
-    await this.lastCommit;
+    await this.commitAll();
     if (this.failure !== null) throw this.failure;
     await this.env.flushed;
   }
 
   async close(): Promise<void> {
     try {
-      this.commitBatch();
-      await this.lastCommit;
+      await this.commitAll();
     } finally {
       await this.env.close();
     }
