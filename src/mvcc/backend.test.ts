@@ -149,13 +149,24 @@ for (const kind of BACKEND_KINDS) {
   });
 }
 
-test("the batched LMDB backend commits off the event loop and reports each batch's commit time", async () => {
+/** Runs fn on a fresh batched LMDB backend that records each batch's commit time. */
+async function withBatchedLmdb(
+  batch: { intervalMs: number; limit: number },
+  fn: (b: Backend, committed: number[]) => Promise<void>,
+): Promise<void> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "kvorum-batch-"));
   const committed: number[] = [];
-  const b = openLmdbBackend(dir, {
-    batch: { intervalMs: 1, limit: 1000, onCommitted: (s) => committed.push(s) },
-  });
+  const b = openLmdbBackend(dir, { batch: { ...batch, onCommitted: (s) => committed.push(s) } });
   try {
+    await fn(b, committed);
+  } finally {
+    await b.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+test("the batched LMDB backend commits off the event loop and reports each batch's commit time", () =>
+  withBatchedLmdb({ intervalMs: 1, limit: 1000 }, async (b, committed) => {
     b.writeTxn(() => b.table("t").put(enc("k"), enc("v")));
     // Visible before the commit, which happens later on lmdb-js's writer thread.
     assert.equal(dec(b.table("t").get(enc("k"))!), "v");
@@ -163,28 +174,15 @@ test("the batched LMDB backend commits off the event loop and reports each batch
     await b.sync();
     assert.equal(committed.length, 1);
     assert.ok((committed[0] as number) >= 0 && (committed[0] as number) < 60);
-  } finally {
-    await b.close();
-    await fs.rm(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test("the batched LMDB backend keeps one batch in flight: writes made meanwhile wait in the next", async () => {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "kvorum-batch-"));
-  const committed: number[] = [];
+test("the batched LMDB backend keeps one batch in flight: writes made meanwhile wait in the next", () =>
   // limit 1: every writeTxn asks for a commit.
-  const b = openLmdbBackend(dir, {
-    batch: { intervalMs: 1000, limit: 1, onCommitted: (s) => committed.push(s) },
-  });
-  try {
+  withBatchedLmdb({ intervalMs: 1000, limit: 1 }, async (b, committed) => {
     for (let i = 0; i < 100; i++) b.writeTxn(() => b.table("t").put(enc(`k${i}`), enc(`v${i}`)));
     // The first writeTxn's batch went at once; the other 99 wait for it to commit, as one batch.
     await b.sync();
     assert.equal(committed.length, 2);
     assert.equal(b.table("t").count(undefined, undefined), 100);
     assert.equal(dec(b.table("t").get(enc("k99"))!), "v99");
-  } finally {
-    await b.close();
-    await fs.rm(dir, { recursive: true, force: true });
-  }
-});
+  }));
