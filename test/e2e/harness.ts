@@ -79,6 +79,8 @@ export interface StartOptions {
   extraArgs?: string[];
   /** How long to wait for /health, ms. */
   readyTimeoutMs?: number;
+  /** The ports of the first attempt instead of free ones (tests of the harness itself). */
+  firstPorts?: { client: number; peer: number };
 }
 
 export interface RunningServer {
@@ -185,11 +187,11 @@ export async function startServer(
   kind: ServerKind = e2eTarget(),
   opts: StartOptions = {},
 ): Promise<RunningServer> {
-  const clientPort = await freePort();
-  const peerPort = await freePort();
+  let clientPort = opts.firstPorts?.client ?? (await freePort());
+  let peerPort = opts.firstPorts?.peer ?? (await freePort());
   const ownsDataDir = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? join(mkdtempSync(join(tmpdir(), `kvorum-e2e-${kind}-`)), "data");
-  const endpoint = `http://127.0.0.1:${clientPort}`;
+  let endpoint = `http://127.0.0.1:${clientPort}`;
   const readyTimeoutMs = opts.readyTimeoutMs ?? 30_000;
   let output = "";
   let child: ChildProcess | undefined;
@@ -249,7 +251,22 @@ export async function startServer(
   };
 
   try {
-    await launch();
+    // A port found free can be taken before the server binds it (another process, or an outgoing
+    // connection's local port): on EADDRINUSE, a server with its own fresh data dir starts over
+    // on new ports.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await launch();
+        break;
+      } catch (err) {
+        if (!ownsDataDir || attempt >= 3 || !String(err).includes("EADDRINUSE")) throw err;
+        rmSync(dataDir, { recursive: true, force: true });
+        clientPort = await freePort();
+        peerPort = await freePort();
+        endpoint = `http://127.0.0.1:${clientPort}`;
+        output = "";
+      }
+    }
   } catch (err) {
     if (ownsDataDir) rmSync(dirname(dataDir), { recursive: true, force: true });
     throw err;

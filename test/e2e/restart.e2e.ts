@@ -4,8 +4,9 @@
 
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
+import net from "node:net";
 import { Etcd3 } from "etcd3";
-import { ETCD_MISSING, e2eTarget, killAll, startServer } from "./harness.js";
+import { ETCD_MISSING, e2eTarget, freePort, killAll, startServer } from "./harness.js";
 
 const target = e2eTarget();
 const skip = target === "etcd" ? ETCD_MISSING : false;
@@ -123,6 +124,29 @@ test(
     } finally {
       client.close();
       await server.stop();
+    }
+  },
+);
+
+test(
+  "the harness starts a server on new ports when its first client port is already taken",
+  { skip, timeout: 60_000 },
+  async () => {
+    // Found in CI: a port found free was taken (EADDRINUSE) before the server bound it.
+    const squatter = net.createServer();
+    await new Promise<void>((resolve) => squatter.listen(0, "127.0.0.1", resolve));
+    const taken = (squatter.address() as net.AddressInfo).port;
+    try {
+      const server = await startServer(target, { firstPorts: { client: taken, peer: await freePort() } });
+      try {
+        assert.notEqual(server.endpoint, `http://127.0.0.1:${taken}`);
+        const health = await fetch(`${server.endpoint}/health`, { signal: AbortSignal.timeout(5000) });
+        assert.equal(health.status, 200);
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      squatter.close();
     }
   },
 );
