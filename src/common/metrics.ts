@@ -11,6 +11,7 @@ import {
   type LabelValues,
 } from "prom-client";
 import type { MemberApi } from "../server/member-api.js";
+import type { DiskTimings } from "../server/member.js";
 import { ETCD_API_VERSION, VERSION } from "../version.js";
 
 /**
@@ -73,7 +74,7 @@ export interface ServerMetrics {
   healthSuccess: Counter;
   healthFailures: Counter;
   /** etcd_disk_wal_fsync_duration_seconds and etcd_disk_backend_commit_duration_seconds. */
-  disk: { walFsync(seconds: number): void; backendCommit(seconds: number): void };
+  disk: DiskTimings;
   /** Binds the member-state gauges to a member (before that they read 0). */
   attachMember(member: MemberApi): void;
 }

@@ -35,23 +35,19 @@ export interface LmdbBackendOptions {
   };
 }
 
-/** What a table needs from its batched backend: where its pending writes go. */
+/** What a table of a batched backend needs from it: where its writes are recorded. */
 interface WriteSink {
-  /** A new table's pending writes, or null for a backend that is not batched. */
-  pendingTable(): PendingTable | null;
   /** Records a write (value null: a deletion) of the writeTxn in progress. */
   record(table: PendingTable, key: Uint8Array, value: Uint8Array | null): void;
 }
 
 class LmdbTable implements BackendTable {
-  readonly pending: PendingTable | null;
-
   constructor(
     readonly db: Database<Buffer, Buffer>,
+    /** The table's pending writes; null for a backend that is not batched. */
+    readonly pending: PendingTable | null,
     private readonly sink: WriteSink,
-  ) {
-    this.pending = sink.pendingTable();
-  }
+  ) {}
 
   get(key: Uint8Array): Uint8Array | undefined {
     const pending = this.pending;
@@ -149,7 +145,6 @@ class LmdbBackend implements Backend, WriteSink {
   /** sizeBytes() since the last commit (it changes only at commits; getStats is costly). */
   private cachedSize: number | undefined;
   // Batched mode only:
-  private readonly pendingTables: PendingTable[] = [];
   /** The number of the batch that writeTxns write into now. */
   private openBatch = 1;
   /** writeTxns in the open batch. */
@@ -171,18 +166,12 @@ class LmdbBackend implements Backend, WriteSink {
     private readonly batching: LmdbBackendOptions["batch"],
   ) {}
 
-  pendingTable(): PendingTable | null {
-    if (this.batching === undefined) return null;
-    const t = new PendingTable();
-    this.pendingTables.push(t);
-    return t;
-  }
-
   table(name: string): BackendTable {
     let t = this.tables.get(name);
     if (t === undefined) {
       t = new LmdbTable(
         this.env.openDB<Buffer, Buffer>(name, { keyEncoding: "binary", encoding: "binary" }),
+        this.batching !== undefined ? new PendingTable() : null,
         this,
       );
       this.tables.set(name, t);
@@ -282,7 +271,7 @@ class LmdbBackend implements Backend, WriteSink {
       () => {
         // Reads must see the commit in LMDB before the pending copies go.
         this.env.resetReadTxn();
-        for (const t of this.pendingTables) t.dropCommitted(batch);
+        for (const t of this.tables.values()) t.pending?.dropCommitted(batch);
         this.cachedSize = undefined;
         this.committedThrough = batch;
         this.inFlight = false;
@@ -335,6 +324,7 @@ class LmdbBackend implements Backend, WriteSink {
     }
   }
 }
+
 /** Opens (creating if needed) the LMDB backend stored in directory `dir`. Cheap: no scan. */
 export function openLmdbBackend(dir: string, opts: LmdbBackendOptions = {}): Backend {
   const lazy = opts.durability === "lazy";
