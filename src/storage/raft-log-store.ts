@@ -146,7 +146,12 @@ export class DurableLogStore extends MemoryBackedStore implements RaftLogStore {
     const { walDir, snapDir } = storagePaths(dataDir);
     const bootstrap = opts.bootstrap ?? { voters: [], learners: [] };
     const rec = await recover(walDir, snapDir, bootstrap, opts.logger ?? consoleLogger);
-    const walOpts = { segmentSize: opts.segmentSize, faults: opts.faults, onSync: opts.onWalSync };
+    const walOpts = {
+      segmentSize: opts.segmentSize,
+      faults: opts.faults,
+      onSync: opts.onWalSync,
+      logger: opts.logger ?? consoleLogger,
+    };
     let wal: Wal;
     if (rec.tail) {
       wal = await Wal.resume(walDir, rec.tail, walOpts);

@@ -269,10 +269,15 @@ test("the storage code makes no synchronous fs calls", async () => {
 test("small chunks are fdatasync'd inline until one is slow, then through the threadpool for a while", async () => {
   const dir = await freshDir();
   const synced: number[] = [];
+  const warnings: string[] = [];
   const wal = await Wal.create(
     dir,
     { voters: ["a"], learners: [] },
-    { segmentSize: 1 << 20, onSync: (seconds) => synced.push(seconds) },
+    {
+      segmentSize: 1 << 20,
+      onSync: (seconds) => synced.push(seconds),
+      logger: { warn: (m) => warnings.push(m) },
+    },
   );
   const realSync = fs.fdatasyncSync;
   let inlineSyncs = 0;
@@ -300,6 +305,8 @@ test("small chunks are fdatasync'd inline until one is slow, then through the th
     await wal.append([rec(3)]);
     assert.equal(inlineSyncs, 2);
     assert.equal(wal.inlineSyncPaused, true, "a slow inline sync pauses inline syncing");
+    assert.equal(warnings.length, 1, "the pause is logged once");
+    assert.match(warnings[0]!, /blocked the event loop for \d+\.\d ms; .* threadpool for the next 10 s/);
     slow = false;
     await wal.append([rec(4)]);
     assert.equal(inlineSyncs, 2, "while paused, small chunks go to the threadpool too");
@@ -309,6 +316,37 @@ test("small chunks are fdatasync'd inline until one is slow, then through the th
     assert.ok((synced[2] as number) >= INLINE_SYNC_SLOW_MS / 1000, "the stalled sync is reported as slow");
   } finally {
     fs.fdatasyncSync = realSync;
+    await wal.close();
+  }
+});
+
+test("an fdatasync slower than slowSyncWarnMs is logged as a warning naming the file and the time", async () => {
+  const dir = await freshDir();
+  const warnings: string[] = [];
+  let stall = false;
+  const faults: WalFaults = {
+    beforeSync: () => {
+      const until = performance.now() + 30;
+      while (stall && performance.now() < until) {
+        /* a device that takes 30 ms */
+      }
+    },
+  };
+  const wal = await Wal.create(
+    dir,
+    { voters: ["a"], learners: [] },
+    { segmentSize: 1 << 20, faults, slowSyncWarnMs: 20, logger: { warn: (m) => warnings.push(m) } },
+  );
+  const rec = (index: number): WalRecord => ({ type: RecordType.Entry, entry: entry(index, 1) });
+  try {
+    await wal.append([rec(1)]);
+    assert.equal(warnings.length, 0, "a fast sync is not logged");
+    stall = true;
+    await wal.append([rec(2)]);
+    const slow = warnings.filter((w) => w.startsWith("wal: slow fdatasync"));
+    assert.equal(slow.length, 1, warnings.join("\n"));
+    assert.match(slow[0]!, /^wal: slow fdatasync of .*\.wal: took \d+ ms \(expected under 20 ms\)/);
+  } finally {
     await wal.close();
   }
 });

@@ -10,6 +10,7 @@ import fs from "node:fs";
 import { open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { StorageFailedError } from "./errors.js";
+import type { StorageLogger } from "./recovery.js";
 import { fsyncDir, writeFully, writeFullySync, zeroFill } from "./fs-util.js";
 import { MAX_WRITE_BYTES, segmentFileName, type SegmentFile } from "./wal-scan.js";
 import { encodeRecords, recordSize, RecordType, type SnapshotMarker, type WalRecord } from "./wal-record.js";
@@ -46,6 +47,8 @@ export const INLINE_SYNC_LIMIT = 16 * 1024;
  */
 export const INLINE_SYNC_SLOW_MS = 10;
 export const INLINE_SYNC_BACKOFF_MS = 10_000;
+/** An fdatasync at least this slow is logged as a warning (etcd warns after 1 s too). */
+export const SLOW_SYNC_WARN_MS = 1000;
 
 /** Test hooks: throw from these to simulate a full disk or a failing device. */
 export interface WalFaults {
@@ -59,6 +62,10 @@ export interface WalOptions {
   faults?: WalFaults;
   /** Told how long each fdatasync of appended records took, in seconds (for metrics). */
   onSync?: (seconds: number) => void;
+  /** Told about a slow fdatasync, and when small chunks stop being synced inline because of one. */
+  logger?: StorageLogger;
+  /** An fdatasync at least this slow is logged (default SLOW_SYNC_WARN_MS). */
+  slowSyncWarnMs?: number;
 }
 
 /** Where an existing WAL ends, as found by recovery. */
@@ -105,6 +112,8 @@ export class Wal {
   private readonly segmentSize: number;
   private readonly faults: WalFaults;
   private readonly onSync: ((seconds: number) => void) | undefined;
+  private readonly logger: StorageLogger | undefined;
+  private readonly slowSyncWarnMs: number;
   /** performance.now() before which fdatasyncs go to the threadpool (after a slow inline one). */
   private inlineSyncPausedUntil = 0;
   private queue: Pending[] = [];
@@ -130,6 +139,8 @@ export class Wal {
     this.segmentSize = opts.segmentSize ?? DEFAULT_SEGMENT_SIZE;
     this.faults = opts.faults ?? {};
     this.onSync = opts.onSync;
+    this.logger = opts.logger;
+    this.slowSyncWarnMs = opts.slowSyncWarnMs ?? SLOW_SYNC_WARN_MS;
   }
 
   /** Start a new WAL in an empty directory. */
@@ -306,16 +317,30 @@ export class Wal {
     if (bytes.length < SYNC_WRITE_LIMIT) writeFullySync(this.cur.fh.fd, bytes, this.cur.offset);
     else await writeFully(this.cur.fh, bytes, this.cur.offset);
     this.op = `fdatasync of ${path}`;
-    this.faults.beforeSync?.(path);
+    // The fault hook counts as part of the sync: tests use it to play a slow device.
     const started = performance.now();
+    this.faults.beforeSync?.(path);
     if (bytes.length <= INLINE_SYNC_LIMIT && started >= this.inlineSyncPausedUntil) {
       fs.fdatasyncSync(this.cur.fh.fd);
       const took = performance.now() - started;
-      if (took > INLINE_SYNC_SLOW_MS) this.inlineSyncPausedUntil = started + took + INLINE_SYNC_BACKOFF_MS;
+      if (took > INLINE_SYNC_SLOW_MS) {
+        this.inlineSyncPausedUntil = started + took + INLINE_SYNC_BACKOFF_MS;
+        this.logger?.warn(
+          `wal: fdatasync of ${path} blocked the event loop for ${took.toFixed(1)} ms; ` +
+            `small WAL writes are synced through the threadpool for the next ${INLINE_SYNC_BACKOFF_MS / 1000} s`,
+        );
+      }
     } else {
       await this.cur.fh.datasync();
     }
-    this.onSync?.((performance.now() - started) / 1000);
+    const took = performance.now() - started;
+    this.onSync?.(took / 1000);
+    if (took >= this.slowSyncWarnMs) {
+      this.logger?.warn(
+        `wal: slow fdatasync of ${path}: took ${took.toFixed(0)} ms (expected under ${this.slowSyncWarnMs} ms); ` +
+          "the disk is too slow for this load, and every write waits for it",
+      );
+    }
     this.cur.offset += bytes.length;
     this.crc = crc;
     // Zero-fill the next segment in the background once this one is half full.
