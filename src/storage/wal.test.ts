@@ -9,7 +9,15 @@ import { readdir } from "node:fs/promises";
 import { StorageFailedError } from "./errors.js";
 import { DurableLogStore, storagePaths } from "./raft-log-store.js";
 import { entry, quietLogger, range, tempDir } from "./store-factories.test-util.js";
-import { INLINE_SYNC_LIMIT, INLINE_SYNC_SLOW_MS, SYNC_WRITE_LIMIT, Wal, type WalFaults } from "./wal.js";
+import {
+  INLINE_SYNC_LIMIT,
+  INLINE_SYNC_SLOW_COUNT,
+  INLINE_SYNC_SLOW_MS,
+  INLINE_SYNC_STALL_MS,
+  SYNC_WRITE_LIMIT,
+  Wal,
+  type WalFaults,
+} from "./wal.js";
 import { RecordType, type WalRecord } from "./wal-record.js";
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -266,7 +274,7 @@ test("the storage code makes no synchronous fs calls", async () => {
   }
 });
 
-test("small chunks are fdatasync'd inline until one is slow, then through the threadpool for a while", async () => {
+test("small chunks are fdatasync'd inline until the disk stalls, then through the threadpool for a while", async () => {
   const dir = await freshDir();
   const synced: number[] = [];
   const warnings: string[] = [];
@@ -281,11 +289,11 @@ test("small chunks are fdatasync'd inline until one is slow, then through the th
   );
   const realSync = fs.fdatasyncSync;
   let inlineSyncs = 0;
-  let slow = false;
+  let slowMs = 0;
   fs.fdatasyncSync = (fd: number): void => {
     inlineSyncs++;
-    if (slow) {
-      const until = performance.now() + INLINE_SYNC_SLOW_MS + 5;
+    if (slowMs > 0) {
+      const until = performance.now() + slowMs;
       while (performance.now() < until) {
         /* a stalling device */
       }
@@ -301,19 +309,30 @@ test("small chunks are fdatasync'd inline until one is slow, then through the th
     assert.equal(inlineSyncs, 1, "a small chunk is synced on the loop thread");
     await wal.append([rec(2, INLINE_SYNC_LIMIT + 1)]);
     assert.equal(inlineSyncs, 1, "a chunk over INLINE_SYNC_LIMIT goes to the threadpool");
-    slow = true;
-    await wal.append([rec(3)]);
-    assert.equal(inlineSyncs, 2);
-    assert.equal(wal.inlineSyncPaused, true, "a slow inline sync pauses inline syncing");
+    slowMs = INLINE_SYNC_SLOW_MS + 5;
+    for (let i = 1; i < INLINE_SYNC_SLOW_COUNT; i++) await wal.append([rec(2 + i)]);
+    assert.equal(inlineSyncs, INLINE_SYNC_SLOW_COUNT);
+    assert.equal(wal.inlineSyncPaused, false, "a few slow syncs are a disk's ordinary tail: still inline");
+    assert.equal(warnings.length, 0);
+    await wal.append([rec(2 + INLINE_SYNC_SLOW_COUNT)]);
+    assert.equal(
+      wal.inlineSyncPaused,
+      true,
+      `${INLINE_SYNC_SLOW_COUNT} slow syncs within a second pause inline syncing`,
+    );
     assert.equal(warnings.length, 1, "the pause is logged once");
     assert.match(warnings[0]!, /blocked the event loop for \d+\.\d ms; .* threadpool for the next 10 s/);
-    slow = false;
-    await wal.append([rec(4)]);
-    assert.equal(inlineSyncs, 2, "while paused, small chunks go to the threadpool too");
+    slowMs = 0;
+    await wal.append([rec(3 + INLINE_SYNC_SLOW_COUNT)]);
+    assert.equal(
+      inlineSyncs,
+      1 + INLINE_SYNC_SLOW_COUNT,
+      "while paused, small chunks go to the threadpool too",
+    );
     // Every sync is reported for etcd_disk_wal_fsync_duration_seconds, inline or not.
-    assert.equal(synced.length, 4);
+    assert.equal(synced.length, 3 + INLINE_SYNC_SLOW_COUNT);
     assert.ok(synced.every((s) => s > 0 && s < 60));
-    assert.ok((synced[2] as number) >= INLINE_SYNC_SLOW_MS / 1000, "the stalled sync is reported as slow");
+    assert.ok((synced[2] as number) >= INLINE_SYNC_SLOW_MS / 1000, "the slow sync is reported as slow");
   } finally {
     fs.fdatasyncSync = realSync;
     await wal.close();
@@ -347,6 +366,30 @@ test("an fdatasync slower than slowSyncWarnMs is logged as a warning naming the 
     assert.equal(slow.length, 1, warnings.join("\n"));
     assert.match(slow[0]!, /^wal: slow fdatasync of .*\.wal: took \d+ ms \(expected under 20 ms\)/);
   } finally {
+    await wal.close();
+  }
+});
+
+test("one inline fdatasync that stalls for INLINE_SYNC_STALL_MS pauses inline syncing at once", async () => {
+  const dir = await freshDir();
+  const wal = await Wal.create(
+    dir,
+    { voters: ["a"], learners: [] },
+    { segmentSize: 1 << 20, logger: quietLogger },
+  );
+  const realSync = fs.fdatasyncSync;
+  fs.fdatasyncSync = (fd: number): void => {
+    const until = performance.now() + INLINE_SYNC_STALL_MS + 5;
+    while (performance.now() < until) {
+      /* a stalled device */
+    }
+    realSync(fd);
+  };
+  try {
+    await wal.append([{ type: RecordType.Entry, entry: entry(1, 1) }]);
+    assert.equal(wal.inlineSyncPaused, true);
+  } finally {
+    fs.fdatasyncSync = realSync;
     await wal.close();
   }
 });
