@@ -6,19 +6,24 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { REPO_ROOT, startServer } from "./harness.js";
 
-async function bench(args: string[]): Promise<Record<string, unknown>> {
-  const child = spawn(
-    process.execPath,
-    [join(REPO_ROOT, "dist", "src", "cli", "kvorumctl.js"), "bench", ...args, "--json"],
-    {
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
+/** Runs a script of dist/ with node; resolves with its exit code and output. */
+async function runScript(
+  path: string[],
+  args: string[],
+): Promise<{ code: number | null; out: string; err: string }> {
+  const child = spawn(process.execPath, [join(REPO_ROOT, "dist", ...path), ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   let err = "";
   child.stdout.on("data", (c: Buffer) => (out += c.toString()));
   child.stderr.on("data", (c: Buffer) => (err += c.toString()));
   const code = await new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
+  return { code, out, err };
+}
+
+async function bench(args: string[]): Promise<Record<string, unknown>> {
+  const { code, out, err } = await runScript(["src", "cli", "kvorumctl.js"], ["bench", ...args, "--json"]);
   assert.equal(code, 0, err);
   return JSON.parse(out) as Record<string, unknown>;
 }
@@ -81,3 +86,32 @@ test("kvorumctl bench: every workload against a kvorum server, as JSON", { timeo
     await server.stop();
   }
 });
+
+test(
+  "npm run bench:ab: two servers side by side, a table with one row each",
+  { timeout: 120_000 },
+  async () => {
+    const kvorum = join(REPO_ROOT, "dist", "src", "cli", "kvorum.js");
+    const { code, out, err } = await runScript(
+      ["bench", "ab.js"],
+      [`a=${kvorum}`, `b=${kvorum}`, "total=100", "rounds=2", "warmup=0"],
+    );
+    assert.equal(code, 0, err);
+    assert.match(out, /^put, 1 client\(s\), 2 rounds of 100 requests per server/);
+    for (const side of ["A", "B"]) {
+      const row = out.split("\n").find((l) => l.startsWith(`| ${side}: `));
+      assert.ok(row !== undefined, out);
+      const cells = row.split("|").map((c) => c.trim());
+      assert.ok(Number(cells[2]) > 0, `${side} throughput: ${row}`);
+      assert.ok(
+        cells.slice(3, 10).every((c) => Number(c) > 0),
+        `${side} percentiles: ${row}`,
+      );
+    }
+    assert.equal(
+      (err.match(/bench:ab: round \d\/2, [AB]:/g) ?? []).length,
+      4,
+      "each round runs both servers",
+    );
+  },
+);

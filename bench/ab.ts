@@ -1,0 +1,117 @@
+// npm run bench:ab: two single-member servers side by side, one client alternating between them.
+// Compares two builds of Kvorum (or one against etcd 3.4) on the same machine at the same time,
+// so that drift of the disk and the CPU hits both: each round runs the load against A then B,
+// the next round B then A. Reports, per server, the median throughput of the rounds and the
+// latency percentiles of all its requests together (one merged histogram).
+// a= and b= name what to run: `etcd`, or a Kvorum entry point (a kvorum.js); a-flags= and
+// b-flags= add server flags (space-separated).
+// Run: npm run bench:ab -- a=dist/src/cli/kvorum.js b=/other/checkout/dist/src/cli/kvorum.js
+//        [workload=put clients=1 total=3000 rounds=8 warmup=5000]
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import * as hdr from "hdr-histogram-js";
+import { freeLoopbackPort } from "../src/cli/local-cluster.js";
+import { newHistogram, runBench, type Workload } from "../src/cli/bench.js";
+import { benchArg as arg, loadOptions } from "./targets.js";
+
+interface Side {
+  name: "A" | "B";
+  what: string;
+  endpoint: string;
+  child: ChildProcess;
+  histogram: hdr.Histogram;
+  perSecond: number[];
+}
+
+async function startSide(name: "A" | "B", what: string, flags: string[], dir: string): Promise<Side> {
+  const client = await freeLoopbackPort();
+  const peer = await freeLoopbackPort();
+  const url = (port: number): string => `http://127.0.0.1:${port}`;
+  const args = [
+    "--name",
+    name,
+    "--data-dir",
+    join(dir, name),
+    "--listen-client-urls",
+    url(client),
+    "--advertise-client-urls",
+    url(client),
+    "--listen-peer-urls",
+    url(peer),
+    "--initial-advertise-peer-urls",
+    url(peer),
+    "--initial-cluster",
+    `${name}=${url(peer)}`,
+    ...flags,
+  ];
+  const child =
+    what === "etcd"
+      ? spawn("etcd", args, { stdio: "ignore" })
+      : spawn(process.execPath, [resolve(what), ...args], { stdio: "ignore" });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const ok = await fetch(`${url(client)}/health`)
+      .then(async (r) => ((await r.json()) as { health?: string }).health === "true")
+      .catch(() => false);
+    if (ok) break;
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`${name} (${what}) did not become healthy`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { name, what, endpoint: url(client), child, histogram: newHistogram(), perSecond: [] };
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((r) => (child.exitCode !== null ? r() : (child.once("exit", () => r()), child.kill())));
+}
+
+async function main(): Promise<void> {
+  const a = arg("a", "dist/src/cli/kvorum.js");
+  const b = arg("b", "etcd");
+  const workload = arg("workload", "put") as Workload;
+  const clients = Number(arg("clients", "1"));
+  const total = Number(arg("total", "3000"));
+  const rounds = Number(arg("rounds", "8"));
+  const warmup = Number(arg("warmup", "5000"));
+  const flags = (name: string): string[] => arg(name, "").split(" ").filter(Boolean);
+  const dir = mkdtempSync(join(tmpdir(), "bench-ab-"));
+  const sides: Side[] = [];
+  try {
+    sides.push(await startSide("A", a, flags("a-flags"), dir));
+    sides.push(await startSide("B", b, flags("b-flags"), dir));
+    if (warmup > 0) {
+      for (const s of sides)
+        await runBench("put", loadOptions([s.endpoint], { clients: 10, conns: 10, total: warmup }));
+    }
+    const load = { clients, conns: Math.min(10, clients), total };
+    for (let r = 0; r < rounds; r++) {
+      for (const s of r % 2 === 0 ? sides : [...sides].reverse()) {
+        const rep = await runBench(workload, { ...loadOptions([s.endpoint], load), rawHistogram: true });
+        s.histogram.add(hdr.decodeFromCompressedBase64(rep.hdrBase64 ?? ""));
+        s.perSecond.push(rep.perSecond);
+        console.error(`bench:ab: round ${r + 1}/${rounds}, ${s.name}: ${Math.round(rep.perSecond)}/s`);
+      }
+    }
+  } finally {
+    await Promise.all(sides.map((s) => stop(s.child)));
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const ms = (h: hdr.Histogram, p: number): string => (h.getValueAtPercentile(p) / 1000).toFixed(2);
+  console.log(`${workload}, ${clients} client(s), ${rounds} rounds of ${total} requests per server\n`);
+  console.log("| server | req/s (median of rounds) | p50 | p90 | p95 | p97 | p98 | p99 | p99.9 ms |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const s of sides) {
+    const sorted = [...s.perSecond].sort((x, y) => x - y);
+    const median = sorted[sorted.length >> 1] ?? 0;
+    const h = s.histogram;
+    console.log(
+      `| ${s.name}: ${s.what} | ${Math.round(median)} | ${ms(h, 50)} | ${ms(h, 90)} | ${ms(h, 95)} | ${ms(h, 97)} | ${ms(h, 98)} | ${ms(h, 99)} | ${ms(h, 99.9)} |`,
+    );
+  }
+}
+
+await main();
