@@ -13,8 +13,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import * as hdr from "hdr-histogram-js";
 import { freeLoopbackPort } from "../src/cli/local-cluster.js";
-import { newHistogram, runBench, type Workload } from "../src/cli/bench.js";
-import { benchArg as arg, loadOptions } from "./targets.js";
+import { newHistogram, runBench, WORKLOADS, type Workload } from "../src/cli/bench.js";
+import { memberFlags } from "../test/e2e/harness.js";
+import { benchArg as arg, loadOptions, stopChild, waitHealthy } from "./targets.js";
 
 interface Side {
   name: "A" | "B";
@@ -26,57 +27,53 @@ interface Side {
 }
 
 async function startSide(name: "A" | "B", what: string, flags: string[], dir: string): Promise<Side> {
-  const client = await freeLoopbackPort();
-  const peer = await freeLoopbackPort();
-  const url = (port: number): string => `http://127.0.0.1:${port}`;
+  const ports = { client: await freeLoopbackPort(), peer: await freeLoopbackPort() };
   const args = [
-    "--name",
-    name,
-    "--data-dir",
-    join(dir, name),
-    "--listen-client-urls",
-    url(client),
-    "--advertise-client-urls",
-    url(client),
-    "--listen-peer-urls",
-    url(peer),
-    "--initial-advertise-peer-urls",
-    url(peer),
-    "--initial-cluster",
-    `${name}=${url(peer)}`,
+    ...memberFlags(name, join(dir, name), ports, `${name}=http://127.0.0.1:${ports.peer}`),
     ...flags,
   ];
   const child =
     what === "etcd"
       ? spawn("etcd", args, { stdio: "ignore" })
       : spawn(process.execPath, [resolve(what), ...args], { stdio: "ignore" });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const ok = await fetch(`${url(client)}/health`)
-      .then(async (r) => ((await r.json()) as { health?: string }).health === "true")
-      .catch(() => false);
-    if (ok) break;
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`${name} (${what}) did not become healthy`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
+  const endpoint = `http://127.0.0.1:${ports.client}`;
+  try {
+    await waitHealthy(endpoint, Date.now() + 60_000, child);
+  } catch (err) {
+    child.kill("SIGKILL");
+    throw new Error(`${name} (${what}) did not become healthy: ${(err as Error).message}`, { cause: err });
   }
-  return { name, what, endpoint: url(client), child, histogram: newHistogram(), perSecond: [] };
+  return { name, what, endpoint, child, histogram: newHistogram(), perSecond: [] };
 }
 
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((r) => (child.exitCode !== null ? r() : (child.once("exit", () => r()), child.kill())));
+/** A positive whole-number argument; exits with a usage error otherwise. */
+function countArg(name: string, fallback: number, min = 1): number {
+  const text = arg(name, String(fallback));
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) usage(`${name}=${text}: expected a whole number >= ${min}`);
+  return n;
+}
+
+function usage(problem: string): never {
+  console.error(`bench:ab: ${problem}`);
+  console.error(
+    "usage: npm run bench:ab -- a=<kvorum.js|etcd> b=<kvorum.js|etcd> [workload=put clients=1 " +
+      'total=3000 rounds=8 warmup=5000 a-flags="..." b-flags="..."]',
+  );
+  process.exit(2);
 }
 
 async function main(): Promise<void> {
   const a = arg("a", "dist/src/cli/kvorum.js");
   const b = arg("b", "etcd");
-  const workload = arg("workload", "put") as Workload;
-  const clients = Number(arg("clients", "1"));
-  const total = Number(arg("total", "3000"));
-  const rounds = Number(arg("rounds", "8"));
-  const warmup = Number(arg("warmup", "5000"));
+  const workload = arg("workload", "put");
+  if (!(WORKLOADS as readonly string[]).includes(workload)) {
+    usage(`unknown workload "${workload}" (choose from ${WORKLOADS.join(", ")})`);
+  }
+  const clients = countArg("clients", 1);
+  const total = countArg("total", 3000);
+  const rounds = countArg("rounds", 8);
+  const warmup = countArg("warmup", 5000, 0);
   const flags = (name: string): string[] => arg(name, "").split(" ").filter(Boolean);
   const dir = mkdtempSync(join(tmpdir(), "bench-ab-"));
   const sides: Side[] = [];
@@ -90,14 +87,17 @@ async function main(): Promise<void> {
     const load = { clients, conns: Math.min(10, clients), total };
     for (let r = 0; r < rounds; r++) {
       for (const s of r % 2 === 0 ? sides : [...sides].reverse()) {
-        const rep = await runBench(workload, { ...loadOptions([s.endpoint], load), rawHistogram: true });
+        const rep = await runBench(workload as Workload, {
+          ...loadOptions([s.endpoint], load),
+          rawHistogram: true,
+        });
         s.histogram.add(hdr.decodeFromCompressedBase64(rep.hdrBase64 ?? ""));
         s.perSecond.push(rep.perSecond);
         console.error(`bench:ab: round ${r + 1}/${rounds}, ${s.name}: ${Math.round(rep.perSecond)}/s`);
       }
     }
   } finally {
-    await Promise.all(sides.map((s) => stop(s.child)));
+    await Promise.all(sides.map((s) => stopChild(s.child)));
     rmSync(dir, { recursive: true, force: true });
   }
   const ms = (h: hdr.Histogram, p: number): string => (h.getValueAtPercentile(p) / 1000).toFixed(2);

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freeLoopbackPort, startLocalCluster } from "../src/cli/local-cluster.js";
 import type { BenchOptions } from "../src/cli/bench.js";
-import { startServer, type ServerKind } from "../test/e2e/harness.js";
+import { healthy, memberFlags, startServer, type ServerKind } from "../test/e2e/harness.js";
 
 /** A `name=value` argument of a bench script (`npm run compare -- members=1,3`), else `fallback`. */
 export function benchArg(name: string, fallback: string): string {
@@ -54,6 +54,27 @@ export interface Target {
   stop(): Promise<void>;
 }
 
+/** Waits until endpoint's /health says true; throws after the deadline or once `child` has exited. */
+export async function waitHealthy(endpoint: string, deadline: number, child?: ChildProcess): Promise<void> {
+  for (;;) {
+    if (await healthy(endpoint)) return;
+    if (child?.exitCode !== undefined && child.exitCode !== null) {
+      throw new Error(`the server for ${endpoint} exited (code ${child.exitCode})`);
+    }
+    if (Date.now() > deadline) throw new Error(`${endpoint} not healthy`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Stops a child process (SIGTERM) and waits for it to exit. */
+export function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((r) =>
+    child.exitCode !== null || child.signalCode !== null
+      ? r()
+      : (child.once("exit", () => r()), child.kill()),
+  );
+}
+
 /** etcd 3.4 as `size` processes, the way the local cluster starts Kvorum's. */
 export async function startEtcdCluster(size: number): Promise<Target> {
   const base = mkdtempSync(join(tmpdir(), "bench-etcd-cluster-"));
@@ -62,49 +83,16 @@ export async function startEtcdCluster(size: number): Promise<Target> {
     ports.push({ client: await freeLoopbackPort(), peer: await freeLoopbackPort() });
   const cluster = ports.map((p, i) => `e${i}=http://127.0.0.1:${p.peer}`).join(",");
   const children: ChildProcess[] = ports.map((p, i) =>
-    spawn(
-      "etcd",
-      [
-        "--name",
-        `e${i}`,
-        "--data-dir",
-        join(base, `e${i}`),
-        "--listen-client-urls",
-        `http://127.0.0.1:${p.client}`,
-        "--advertise-client-urls",
-        `http://127.0.0.1:${p.client}`,
-        "--listen-peer-urls",
-        `http://127.0.0.1:${p.peer}`,
-        "--initial-advertise-peer-urls",
-        `http://127.0.0.1:${p.peer}`,
-        "--initial-cluster",
-        cluster,
-      ],
-      { stdio: "ignore" },
-    ),
+    spawn("etcd", memberFlags(`e${i}`, join(base, `e${i}`), p, cluster), { stdio: "ignore" }),
   );
   const endpoints = ports.map((p) => `http://127.0.0.1:${p.client}`);
   const deadline = Date.now() + 60_000;
-  for (const e of endpoints) {
-    for (;;) {
-      const ok = await fetch(`${e}/health`)
-        .then(async (r) => ((await r.json()) as { health?: string }).health === "true")
-        .catch(() => false);
-      if (ok) break;
-      if (Date.now() > deadline) throw new Error(`etcd at ${e} not healthy`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  for (const [i, e] of endpoints.entries()) await waitHealthy(e, deadline, children[i]);
   return {
     endpoints,
     pids: () => children.flatMap((c) => (c.pid !== undefined && c.exitCode === null ? [c.pid] : [])),
     stop: async () => {
-      await Promise.all(
-        children.map(
-          (c) =>
-            new Promise<void>((r) => (c.exitCode !== null ? r() : (c.once("exit", () => r()), c.kill()))),
-        ),
-      );
+      await Promise.all(children.map(stopChild));
       rmSync(base, { recursive: true, force: true });
     },
   };

@@ -10,8 +10,7 @@ import {
   exponentialBuckets,
   type LabelValues,
 } from "prom-client";
-import type { MemberApi } from "../server/member-api.js";
-import type { DiskTimings } from "../server/member.js";
+import type { DiskTimings, MemberApi } from "../server/member-api.js";
 import { ETCD_API_VERSION, VERSION } from "../version.js";
 
 /**

@@ -48,7 +48,12 @@ export class PendingTable {
 
   /** Drops the writes that batches up to `batch` committed (newer writes of a key stay). */
   dropCommitted(batch: number): void {
-    for (const [index, w] of this.writes) if (w.batch <= batch) this.delete(index);
+    let dropped = false;
+    for (const [index, w] of this.writes) {
+      if (w.batch <= batch) dropped = this.writes.delete(index) || dropped;
+    }
+    // What stays is still in order: keep the order instead of sorting it again on the next range.
+    if (dropped && this.sorted !== null) this.sorted = this.sorted.filter((index) => this.writes.has(index));
   }
 
   /** The pending writes with start <= key < end, in key order (bounds as in BackendTable.range). */
@@ -86,7 +91,6 @@ export function* mergeRange(
 ): Iterable<BackendEntry> {
   const reverse = opts.reverse === true;
   const limit = opts.limit !== undefined && opts.limit > 0 ? opts.limit : Infinity;
-  if (limit === 0) return;
   let sent = 0;
   let p = 0;
   // Yields pending writes that come before `key` in scan order (all of them for undefined).

@@ -145,3 +145,12 @@ export interface MemberApi {
   /** A learner serves only Status and serializable Range (etcd: "rpc not supported for learner"). */
   isLearner(): boolean;
 }
+
+/**
+ * Observers of disk latency, in seconds: each WAL fdatasync, each backend batch commit. The
+ * member reports to them; the metrics layer turns them into etcd's disk histograms.
+ */
+export interface DiskTimings {
+  walFsync(seconds: number): void;
+  backendCommit(seconds: number): void;
+}

@@ -93,6 +93,7 @@ import {
   AlarmAction,
   AlarmType,
   type AlarmMember,
+  type DiskTimings,
   type HeaderInfo,
   type LeaseGrantResult,
   type LeaseTimeToLiveResult,
@@ -136,12 +137,6 @@ export interface MemberOptions {
   onRemoved?: () => void;
   /** Told how long disk flushes take (the etcd_disk_* histograms); see DiskTimings. */
   diskTimings?: DiskTimings;
-}
-
-/** Observers of disk latency, in seconds: each WAL fdatasync, each backend batch commit. */
-export interface DiskTimings {
-  walFsync(seconds: number): void;
-  backendCommit(seconds: number): void;
 }
 
 const silentLogger: MemberLogger = { info() {}, warn() {}, error() {}, debug() {} };

@@ -121,7 +121,7 @@ export class Wal {
   private readonly onSync: ((seconds: number) => void) | undefined;
   private readonly logger: StorageLogger | undefined;
   private readonly slowSyncWarnMs: number;
-  /** performance.now() before which fdatasyncs go to the threadpool (after a slow inline one). */
+  /** performance.now() before which fdatasyncs go to the threadpool (after the disk stalled). */
   private inlineSyncPausedUntil = 0;
   /** When the recent inline syncs slower than INLINE_SYNC_SLOW_MS started (within the window). */
   private slowInlineSyncs: number[] = [];

@@ -115,3 +115,16 @@ test(
     );
   },
 );
+
+test("npm run bench:ab: bad arguments get a usage error, a server that cannot start a clear one", async () => {
+  const ab = ["bench", "ab.js"];
+  const bogus = await runScript(ab, ["workload=bogus"]);
+  assert.equal(bogus.code, 2);
+  assert.match(bogus.err, /bench:ab: unknown workload "bogus" \(choose from put, /);
+  const notANumber = await runScript(ab, ["clients=many"]);
+  assert.equal(notANumber.code, 2);
+  assert.match(notANumber.err, /bench:ab: clients=many: expected a whole number >= 1/);
+  const missing = await runScript(ab, ["a=/nonexistent/kvorum.js", "b=/nonexistent/kvorum.js"]);
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.err, /A \(\/nonexistent\/kvorum\.js\) did not become healthy: .* exited/);
+});

@@ -131,12 +131,18 @@ function newestMtime(dir: string, suffix = ".ts"): number {
   return newest;
 }
 
-function serverArgs(clientPort: number, peerPort: number, dataDir: string): string[] {
-  const client = `http://127.0.0.1:${clientPort}`;
-  const peer = `http://127.0.0.1:${peerPort}`;
+/** The flags of one member on loopback with its own data dir (the same for etcd and Kvorum). */
+export function memberFlags(
+  name: string,
+  dataDir: string,
+  ports: { client: number; peer: number },
+  initialCluster: string,
+): string[] {
+  const client = `http://127.0.0.1:${ports.client}`;
+  const peer = `http://127.0.0.1:${ports.peer}`;
   return [
     "--name",
-    "e2e",
+    name,
     "--data-dir",
     dataDir,
     "--listen-client-urls",
@@ -148,13 +154,23 @@ function serverArgs(clientPort: number, peerPort: number, dataDir: string): stri
     "--initial-advertise-peer-urls",
     peer,
     "--initial-cluster",
-    `e2e=${peer}`,
+    initialCluster,
   ];
+}
+
+function serverArgs(clientPort: number, peerPort: number, dataDir: string): string[] {
+  return memberFlags(
+    "e2e",
+    dataDir,
+    { client: clientPort, peer: peerPort },
+    `e2e=http://127.0.0.1:${peerPort}`,
+  );
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-async function healthy(endpoint: string): Promise<boolean> {
+/** Whether the server at endpoint answers /health with health "true" (within a second). */
+export async function healthy(endpoint: string): Promise<boolean> {
   try {
     const response = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1000) });
     if (!response.ok) return false;
