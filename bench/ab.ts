@@ -2,7 +2,9 @@
 // Compares two builds of Kvorum (or one against etcd 3.4) on the same machine at the same time,
 // so that drift of the disk and the CPU hits both: each round runs the load against A then B,
 // the next round B then A. Reports, per server, the median throughput of the rounds and the
-// latency percentiles of all its requests together (one merged histogram).
+// latency percentiles of all its requests together (one merged histogram), then how its WAL
+// fdatasyncs and backend commits went during its measured runs (from /metrics, which etcd and
+// Kvorum both export with the same names and buckets).
 // a= and b= name what to run: `etcd`, or a Kvorum entry point (a kvorum.js); a-flags= and
 // b-flags= add server flags (space-separated).
 // Run: npm run bench:ab -- a=dist/src/cli/kvorum.js b=/other/checkout/dist/src/cli/kvorum.js
@@ -15,6 +17,14 @@ import * as hdr from "hdr-histogram-js";
 import { freeLoopbackPort } from "../src/cli/local-cluster.js";
 import { newHistogram, runBench, WORKLOADS, type Workload } from "../src/cli/bench.js";
 import { memberFlags } from "../test/e2e/harness.js";
+import {
+  DISK_HISTOGRAMS,
+  histogramDelta,
+  parseHistogram,
+  scrapeMetrics,
+  summarizeHistogram,
+  type DiskSummary,
+} from "./disk-histograms.js";
 import { benchArg as arg, loadOptions, stopChild, waitHealthy } from "./targets.js";
 
 interface Side {
@@ -24,6 +34,9 @@ interface Side {
   child: ChildProcess;
   histogram: hdr.Histogram;
   perSecond: number[];
+  /** /metrics text after the warm-up and after the last round (undefined: not readable). */
+  metricsBefore?: string | undefined;
+  metricsAfter?: string | undefined;
 }
 
 async function startSide(name: "A" | "B", what: string, flags: string[], dir: string): Promise<Side> {
@@ -84,6 +97,7 @@ async function main(): Promise<void> {
       for (const s of sides)
         await runBench("put", loadOptions([s.endpoint], { clients: 10, conns: 10, total: warmup }));
     }
+    for (const s of sides) s.metricsBefore = await scrapeMetrics(s.endpoint);
     const load = { clients, conns: Math.min(10, clients), total };
     for (let r = 0; r < rounds; r++) {
       for (const s of r % 2 === 0 ? sides : [...sides].reverse()) {
@@ -96,6 +110,7 @@ async function main(): Promise<void> {
         console.error(`bench:ab: round ${r + 1}/${rounds}, ${s.name}: ${Math.round(rep.perSecond)}/s`);
       }
     }
+    for (const s of sides) s.metricsAfter = await scrapeMetrics(s.endpoint);
   } finally {
     await Promise.all(sides.map((s) => stopChild(s.child)));
     rmSync(dir, { recursive: true, force: true });
@@ -110,6 +125,35 @@ async function main(): Promise<void> {
     const h = s.histogram;
     console.log(
       `| ${s.name}: ${s.what} | ${Math.round(median)} | ${ms(h, 50)} | ${ms(h, 90)} | ${ms(h, 95)} | ${ms(h, 97)} | ${ms(h, 98)} | ${ms(h, 99)} | ${ms(h, 99.9)} |`,
+    );
+  }
+  printDiskTable(sides);
+}
+
+/** The disk's share of the story: each server's WAL fdatasyncs and backend commits in its runs. */
+function printDiskTable(sides: Side[]): void {
+  const during = (s: Side, name: string, bounds: number[]): DiskSummary | undefined => {
+    const after = s.metricsAfter === undefined ? undefined : parseHistogram(s.metricsAfter, name);
+    if (after === undefined) return undefined;
+    const before = s.metricsBefore === undefined ? undefined : parseHistogram(s.metricsBefore, name);
+    return summarizeHistogram(histogramDelta(before, after), bounds);
+  };
+  const pct = (d: DiskSummary | undefined, boundMs: number): string => {
+    const share = d?.shareAtMostMs.get(boundMs);
+    return share === undefined ? "–" : `${(share * 100).toFixed(2)} %`;
+  };
+  const mean = (d: DiskSummary | undefined): string => (d === undefined ? "–" : d.meanMs.toFixed(2));
+  console.log("\nDisk, during the measured runs (from each server's /metrics):\n");
+  console.log(
+    "| server | WAL fdatasyncs | mean ms | ≤ 1 ms | ≤ 2 ms | ≤ 4 ms | backend commits | mean ms | ≤ 4 ms | ≤ 8 ms |",
+  );
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const s of sides) {
+    const wal = during(s, DISK_HISTOGRAMS.walFsync, [1, 2, 4]);
+    const commit = during(s, DISK_HISTOGRAMS.backendCommit, [4, 8]);
+    console.log(
+      `| ${s.name}: ${s.what} | ${wal?.count ?? "–"} | ${mean(wal)} | ${pct(wal, 1)} | ${pct(wal, 2)} | ${pct(wal, 4)} | ` +
+        `${commit?.count ?? "–"} | ${mean(commit)} | ${pct(commit, 4)} | ${pct(commit, 8)} |`,
     );
   }
 }

@@ -107,6 +107,17 @@ test(
         cells.slice(3, 10).every((c) => Number(c) > 0),
         `${side} percentiles: ${row}`,
       );
+      // The disk table: each of the 200 one-client puts waited for at least one WAL fdatasync,
+      // and the warm-up (none here) and the other server's runs are not counted.
+      const disk = out
+        .split("Disk, during the measured runs")[1]
+        ?.split("\n")
+        .find((l) => l.startsWith(`| ${side}: `));
+      assert.ok(disk !== undefined, out);
+      const d = disk.split("|").map((c) => c.trim());
+      assert.ok(Number(d[2]) >= 200 && Number(d[2]) < 400, `${side} WAL fdatasyncs: ${disk}`);
+      assert.ok(Number(d[3]) > 0, `${side} WAL fdatasync mean: ${disk}`);
+      assert.match(d[6] ?? "", /^\d+\.\d\d %$/, `${side} share under 4 ms: ${disk}`);
     }
     assert.equal(
       (err.match(/bench:ab: round \d\/2, [AB]:/g) ?? []).length,
