@@ -16,7 +16,10 @@ export interface HistogramScrape {
   sumSeconds: number;
 }
 
-/** The histogram `name` in Prometheus text `text`, or undefined when it is not there. */
+/**
+ * The histogram `name` in Prometheus text `text`, or undefined when it is not there. For a
+ * histogram without labels other than `le`, as etcd's disk histograms are.
+ */
 export function parseHistogram(text: string, name: string): HistogramScrape | undefined {
   const buckets: Array<[number, number]> = [];
   let count: number | undefined;
