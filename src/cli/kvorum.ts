@@ -17,7 +17,7 @@ import {
   type GrpcConnectionSink,
   type ListenerTlsOptions,
 } from "../api/listener.js";
-import { createLogger, type ServerLogger } from "../common/logger.js";
+import { createServerLogger, type ServerLogger } from "../common/logger.js";
 import { createMetrics } from "../common/metrics.js";
 import { ConfigError, parseServerConfig, type ServerConfig } from "../config/server-config.js";
 import { renderHelp } from "../config/help-text.js";
@@ -254,7 +254,8 @@ export async function runServer(
       const bound = boundUrl(url, listener);
       clientUrls.push(bound);
       if (!url.startsWith("https:") && !url.startsWith("unixs:")) {
-        logger.warn({ address: bound }, "serving client traffic insecurely; this is strongly discouraged!");
+        // etcd 3.4 logs this at info (zap) or notice (capnslog) level, not as a warning.
+        logger.info({ address: bound }, "serving client traffic insecurely; this is strongly discouraged!");
       }
     }
     const metricsUrls: string[] = [];
@@ -337,10 +338,7 @@ export async function main(argv: readonly string[], env: Record<string, string |
     process.stdout.write(versionText() + "\n");
     return;
   }
-  const logger = createLogger({
-    logger: config.logger,
-    level: config.logLevel,
-  });
+  const logger = createServerLogger(config);
   for (const warning of warnings) logger.warn({}, warning);
   logger.info(
     {

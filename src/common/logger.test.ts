@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { createLogger } from "./logger.js";
+import { parseServerConfig } from "../config/server-config.js";
+import { createLogger, createServerLogger } from "./logger.js";
 
 function capture(): { lines: Record<string, unknown>[]; stream: { write(s: string): void } } {
   const lines: Record<string, unknown>[] = [];
@@ -49,4 +50,22 @@ test("--logger=capnslog is accepted with a warning", () => {
   assert.equal(lines.length, 1);
   assert.equal(lines[0]?.["level"], "warn");
   assert.match(String(lines[0]?.["msg"]), /capnslog/);
+});
+
+test("a start that leaves --logger at its default logs no warning; asking for capnslog does", () => {
+  const warningsFor = (argv: string[], env: Record<string, string> = {}, file = ""): string[] => {
+    const { config } = parseServerConfig(argv, env, () => file);
+    const { lines, stream } = capture();
+    createServerLogger(config, stream);
+    return lines.filter((l) => l["level"] === "warn").map((l) => String(l["msg"]));
+  };
+  assert.deepEqual(warningsFor([]), []);
+  assert.deepEqual(warningsFor(["--logger", "zap"]), []);
+  assert.deepEqual(warningsFor([], { ETCD_LOGGER: "zap" }), []);
+  const capnslog = ["--logger=capnslog is not supported; logging etcd's zap JSON format instead"];
+  assert.deepEqual(warningsFor(["--logger", "capnslog"]), capnslog);
+  assert.deepEqual(warningsFor(["--logger=capnslog"]), capnslog);
+  assert.deepEqual(warningsFor([], { ETCD_LOGGER: "capnslog" }), capnslog);
+  assert.deepEqual(warningsFor(["--config-file", "c.yml"], {}, "logger: capnslog\n"), capnslog);
+  assert.deepEqual(warningsFor(["--config-file", "c.yml"], {}, "name: x\n"), []);
 });

@@ -2,7 +2,7 @@
 // ({"level":"info","ts":"...","msg":"...", fields...}), so tools that read etcd logs read ours.
 // etcd 3.4's other logger, capnslog, is accepted on the command line but not imitated.
 import pino from "pino";
-import type { LogLevel } from "../config/server-config.js";
+import type { LogLevel, ServerConfig } from "../config/server-config.js";
 
 /** What the member and API layer log through (pino-compatible). */
 export interface MemberLogger {
@@ -47,6 +47,22 @@ export function createLogger(opts: LoggerOptions = {}): ServerLogger {
     );
   }
   return logger;
+}
+
+/**
+ * The server's logger for a parsed configuration. capnslog is etcd 3.4's default for --logger, so
+ * a start that left it alone gets no warning about it; only a user who asked for capnslog (flag,
+ * ETCD_LOGGER or config file) is told that zap's format is logged instead.
+ */
+export function createServerLogger(
+  config: Pick<ServerConfig, "logger" | "loggerExplicit" | "logLevel">,
+  destination?: pino.DestinationStream,
+): ServerLogger {
+  return createLogger({
+    logger: config.loggerExplicit ? config.logger : undefined,
+    level: config.logLevel,
+    ...(destination !== undefined ? { destination } : {}),
+  });
 }
 
 /** A logger that drops everything (tests, embedded use). */

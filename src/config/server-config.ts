@@ -58,6 +58,8 @@ export interface ServerConfig {
   autoCompactionRetentionValue: number;
   listenMetricsUrls: string[];
   logger: "capnslog" | "zap";
+  /** --logger was given (flag, ETCD_LOGGER or config file), not left at its default. */
+  loggerExplicit: boolean;
   logLevel: LogLevel;
   certFile: string;
   keyFile: string;
@@ -340,6 +342,7 @@ function buildConfig(values: ValueReader, configFile: string): ServerConfig {
     autoCompactionRetentionValue: values.retention(autoCompactionMode),
     listenMetricsUrls: values.urls("listen-metrics-urls"),
     logger: values.oneOf("logger", ["capnslog", "zap"] as const),
+    loggerExplicit: values.isSet("logger"),
     logLevel: values.oneOf("log-level", ["debug", "info", "warn", "error", "panic", "fatal"] as const),
     certFile: values.string("cert-file"),
     keyFile: values.string("key-file"),

@@ -98,7 +98,8 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-function kvorumCommand(): { cmd: string; args: string[] } {
+/** How to run Kvorum: KVORUM_E2E_BIN, else the build when it is fresh, else the sources via tsx. */
+export function kvorumCommand(): { cmd: string; args: string[] } {
   const override = process.env.KVORUM_E2E_BIN;
   if (override !== undefined && override !== "") {
     // A path to a .js/.ts entry point, or an executable.
