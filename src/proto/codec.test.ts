@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { decodeFirstJsonValue } from "../api/http/go-json.js";
 import { decodePlain, encodePlain, plainFromJson, plainToJson, serviceMethods } from "./codec.js";
+
+const json = (text: string) => decodeFirstJsonValue(Buffer.from(text));
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 
@@ -67,17 +70,21 @@ test("garbage bytes throw a clear error", () => {
 });
 
 test("gateway JSON: requests in etcd's forms, responses shaped as etcd 3.4 prints them", () => {
-  const req = plainFromJson("etcdserverpb.TxnRequest", {
-    compare: [{ key: "Zm9v", result: "EQUAL", target: "VALUE", value: "YmFy" }],
-    success: [{ requestPut: { key: "Zm9v", value: "YmF6", lease: 7 } }],
-    unknownField: 1,
-  });
+  const req = plainFromJson(
+    "etcdserverpb.TxnRequest",
+    json(
+      '{"compare":[{"key":"Zm9v","result":"EQUAL","target":"VALUE","value":"YmFy"}],' +
+        '"success":[{"requestPut":{"key":"Zm9v","value":"YmF6","lease":7}}],"unknownField":1}',
+    ),
+  );
   const compare = (req["compare"] as Record<string, unknown>[])[0]!;
   assert.equal(compare["target"], 3);
   const put = (req["success"] as Record<string, unknown>[])[0]!["request_put"] as Record<string, unknown>;
   assert.equal(put["lease"], "7");
-  assert.equal(plainFromJson("etcdserverpb.LeaseGrantRequest", { TTL: "60" })["TTL"], "60");
-  assert.throws(() => plainFromJson("etcdserverpb.RangeRequest", { limit: "ten" }), /limit/);
+  assert.equal(plainFromJson("etcdserverpb.LeaseGrantRequest", json('{"TTL":"60"}'))["TTL"], "60");
+  assert.throws(() => plainFromJson("etcdserverpb.RangeRequest", json('{"limit":"ten"}')), {
+    message: "invalid character 'e' in literal true (expecting 'r')",
+  });
 
   // Observed from etcd 3.4's gateway (test/fixtures/etcdctl/gateway.txt).
   const resp = plainToJson("etcdserverpb.PutResponse", {

@@ -6,6 +6,8 @@
 //     strings, bytes as base64, enums by name, zero values left out.
 import protobuf from "protobufjs";
 import type { PlainMessage } from "../api/handler-types.js";
+import type { JsonValue } from "../api/http/go-json.js";
+import { messageFromGatewayJson } from "./gateway-json.js";
 import { loadEtcdProtos } from "./load.js";
 
 export interface ServiceMethod {
@@ -118,113 +120,15 @@ export function serviceMethods(): ServiceMethod[] {
 // ---- gateway JSON ------------------------------------------------------------------------------
 
 const LONG_TYPES = new Set(["int64", "uint64", "sint64", "fixed64", "sfixed64"]);
-const INT32_TYPES = new Set(["int32", "uint32", "sint32", "fixed32", "sfixed32"]);
 
-/** lowerCamelCase of a proto field name, the other spelling grpc-gateway accepts in requests. */
-function jsonName(name: string): string {
-  return name.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
-}
-
-const jsonFieldMaps = new Map<protobuf.Type, Map<string, protobuf.Field>>();
-
-function fieldsByJsonName(type: protobuf.Type): Map<string, protobuf.Field> {
-  let map = jsonFieldMaps.get(type);
-  if (map === undefined) {
-    map = new Map();
-    for (const f of type.fieldsArray) {
-      map.set(jsonName(f.name), f);
-      map.set(f.name, f);
-    }
-    jsonFieldMaps.set(type, map);
-  }
-  return map;
-}
-
-function jsonError(field: protobuf.Field, value: unknown, want: string): Error {
-  return new Error(`bad value for field "${field.name}": ${JSON.stringify(value)} is not ${want}`);
-}
-
-function int64FromJson(field: protobuf.Field, value: unknown): string {
-  const unsigned = field.type.startsWith("u") || field.type === "fixed64";
-  const text = typeof value === "number" ? (Number.isInteger(value) ? String(value) : "") : value;
-  if (typeof text !== "string" || !(unsigned ? /^\d+$/ : /^-?\d+$/).test(text)) {
-    throw jsonError(field, value, unsigned ? "an unsigned 64-bit integer" : "a 64-bit integer");
-  }
-  const n = BigInt(text);
-  const [min, max] = unsigned ? [0n, 2n ** 64n - 1n] : [-(2n ** 63n), 2n ** 63n - 1n];
-  if (n < min || n > max) throw jsonError(field, value, "in range");
-  return n.toString();
-}
-
-function bytesFromJson(field: protobuf.Field, value: unknown): Uint8Array {
-  if (typeof value !== "string") throw jsonError(field, value, "base64 text");
-  const std = value.replace(/-/g, "+").replace(/_/g, "/");
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(std)) throw jsonError(field, value, "base64 text");
-  return Buffer.from(std, "base64");
-}
-
-function scalarFromJson(field: protobuf.Field, value: unknown): unknown {
-  const resolved = field.resolvedType;
-  if (resolved instanceof protobuf.Type) {
-    if (typeof value !== "object" || Array.isArray(value)) throw jsonError(field, value, "an object");
-    return objectFromJson(resolved, value as Record<string, unknown>);
-  }
-  if (resolved instanceof protobuf.Enum) {
-    if (typeof value === "number" && Number.isInteger(value)) return value;
-    if (typeof value === "string" && value in resolved.values) return resolved.values[value];
-    throw jsonError(field, value, `a ${resolved.name} value`);
-  }
-  if (LONG_TYPES.has(field.type)) return int64FromJson(field, value);
-  if (INT32_TYPES.has(field.type)) {
-    const n = typeof value === "string" && /^-?\d+$/.test(value) ? Number(value) : value;
-    if (typeof n !== "number" || !Number.isInteger(n)) throw jsonError(field, value, "an integer");
-    return n;
-  }
-  switch (field.type) {
-    case "bool":
-      if (typeof value !== "boolean") throw jsonError(field, value, "true or false");
-      return value;
-    case "string":
-      if (typeof value !== "string") throw jsonError(field, value, "a string");
-      return value;
-    case "bytes":
-      return bytesFromJson(field, value);
-    case "double":
-    case "float":
-      if (typeof value !== "number") throw jsonError(field, value, "a number");
-      return value;
-    default:
-      throw new Error(`unsupported field type ${field.type}`);
-  }
-}
-
-/** Gateway JSON object → partial plain object (only the fields present). Unknown names are ignored. */
-function objectFromJson(type: protobuf.Type, json: Record<string, unknown>): PlainMessage {
-  const fields = fieldsByJsonName(type);
-  const out: PlainMessage = {};
-  for (const [key, value] of Object.entries(json)) {
-    const field = fields.get(key);
-    if (field === undefined || value === null) continue;
-    if (field.repeated) {
-      if (!Array.isArray(value)) throw jsonError(field, value, "a list");
-      out[field.name] = value.map((item) => scalarFromJson(field, item));
-    } else {
-      out[field.name] = scalarFromJson(field, value);
-    }
-  }
-  return out;
-}
-
-/** Gateway JSON request → plain message with defaults filled, as if decoded from the wire. */
-export function plainFromJson(typeName: string, json: unknown): PlainMessage {
+/**
+ * Gateway JSON request (the syntax tree of src/api/http/go-json.ts; undefined for an empty body)
+ * → plain message with defaults filled, as if decoded from the wire. Throws GatewayJsonError with
+ * etcd's gateway's message when a value does not fit its field.
+ */
+export function plainFromJson(typeName: string, json: JsonValue | undefined): PlainMessage {
   const type = messageType(typeName);
-  if (json === null || json === undefined) json = {};
-  if (typeof json !== "object" || Array.isArray(json)) {
-    throw new Error(
-      `json: cannot unmarshal ${Array.isArray(json) ? "array" : typeof json} into Go value of type ${typeName}`,
-    );
-  }
-  const partial = objectFromJson(type, json as Record<string, unknown>);
+  const partial = json === undefined ? {} : messageFromGatewayJson(type, json);
   return type.toObject(type.fromObject(partial), TO_PLAIN) as PlainMessage;
 }
 

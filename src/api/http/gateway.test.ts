@@ -7,12 +7,14 @@ import { Errors } from "../../mvcc/errors.js";
 import type { MemberApi, StatusInfo } from "../../server/member-api.js";
 import { AlarmType } from "../../server/member-api.js";
 import type { CallContext, HandlerTable, PlainMessage } from "../handler-types.js";
+import { jsonValueToJs } from "./go-json.js";
 import { JsonStreamSplitter } from "./json-stream.js";
 import { createHttpHandler, instrumentHandlers, type JsonCodec } from "./index.js";
 
 // The codec is PROTO's job; an identity codec keeps these tests about the HTTP mechanics.
 const identityCodec: JsonCodec = {
-  plainFromJson: (_type, json) => {
+  plainFromJson: (_type, tree) => {
+    const json = tree === undefined ? {} : jsonValueToJs(tree);
     if (typeof json !== "object" || json === null || Array.isArray(json))
       throw new Error("expected an object");
     return json as PlainMessage;
@@ -118,11 +120,37 @@ async function post(url: string, body: string, headers: Record<string, string> =
 
 test("json stream splitter finds values across chunks", () => {
   const s = new JsonStreamSplitter(1000);
-  assert.deepEqual(s.push(Buffer.from('{"a":1}{"b":"}')), [{ a: 1 }]);
-  assert.deepEqual(s.push(Buffer.from('x\\"{"}\n {"c":[1,{}]}  ')), [{ b: '}x"{' }, { c: [1, {}] }]);
+  const push = (text: string): unknown[] => s.push(Buffer.from(text)).map(jsonValueToJs);
+  assert.deepEqual(push('{"a":1}{"b":"}'), [{ a: 1 }]);
+  assert.deepEqual(push('x\\"{"}\n {"c":[1,{}]}  '), [{ b: '}x"{' }, { c: [1, {}] }]);
+  // Numbers stay exact text in the tree.
+  const [big] = s.push(Buffer.from('{"r":9223372036854775807}'));
+  const r = big?.kind === "object" ? big.fields.get("r") : undefined;
+  assert.equal(r?.kind === "number" ? r.text : undefined, "9223372036854775807");
   assert.equal(s.hasPartialValue(), false);
-  assert.throws(() => new JsonStreamSplitter(1000).push(Buffer.from("nope")));
-  assert.throws(() => new JsonStreamSplitter(5).push(Buffer.from('{"long value"')));
+  const bad = new JsonStreamSplitter(1000);
+  assert.deepEqual(bad.push(Buffer.from("nope")), []);
+  assert.equal(bad.error?.message, "invalid character 'o' in literal null (expecting 'u')");
+  const long = new JsonStreamSplitter(5);
+  long.push(Buffer.from('{"long value"'));
+  assert.ok(long.error instanceof RangeError);
+  // Values before a bad one in the same chunk are still delivered; nothing after it is.
+  const mixed = new JsonStreamSplitter(1000);
+  assert.deepEqual(mixed.push(Buffer.from('{"a":1} {"b":2} xx {"c":3}')).map(jsonValueToJs), [
+    { a: 1 },
+    { b: 2 },
+  ]);
+  assert.equal(mixed.error?.message, "invalid character 'x' looking for beginning of value");
+  // A number at the end of a chunk may go on in the next one; the body's end completes it.
+  const nums = new JsonStreamSplitter(1000);
+  assert.deepEqual(nums.push(Buffer.from("12")), []);
+  assert.deepEqual(nums.push(Buffer.from("3")), []);
+  assert.deepEqual(nums.end().map(jsonValueToJs), [123]);
+  const cut = new JsonStreamSplitter(1000);
+  assert.deepEqual(cut.push(Buffer.from('{"a":')), []);
+  assert.equal(cut.error, undefined);
+  assert.deepEqual(cut.end(), []);
+  assert.equal((cut.error as Error | undefined)?.message, "unexpected EOF");
 });
 
 test("unary gateway calls, errors and routing", { timeout: 15_000 }, async () => {
@@ -220,6 +248,20 @@ test(
           http_status: "Bad Request",
         },
       });
+
+      // An unreadable first request fails the call as grpc-gateway does: HTTP 500, code Unknown,
+      // the unary error shape. One that follows a good request only half-closes the stream.
+      for (const [body, message] of [
+        ["garbage", "invalid character 'g' looking for beginning of value"],
+        ['{"create_request":', "unexpected EOF"],
+      ]) {
+        const bad = await post(`${base}/v3/watch`, body as string);
+        assert.equal(bad.status, 500, body);
+        assert.deepEqual(JSON.parse(bad.text), { error: message, message, code: 2 });
+      }
+      const later = await post(`${base}/v3/watch`, '{"create_request":{}} {"create_request":{}} xx');
+      assert.equal(later.status, 200);
+      assert.equal(later.text.trim().split("\n").length, 2);
 
       const snap = await post(`${base}/v3/maintenance/snapshot`, "{}");
       assert.equal(snap.status, 200);

@@ -11,7 +11,7 @@ import type {
   ServerStreamHandler,
   UnaryHandler,
 } from "../handler-types.js";
-import { decodeFirstJsonValue } from "./go-json.js";
+import { decodeFirstJsonValue, type JsonValue } from "./go-json.js";
 import { JsonStreamSplitter } from "./json-stream.js";
 import {
   GRPC_CODE_NUMBERS,
@@ -24,7 +24,8 @@ import {
 
 /** The proto codec's JSON half (src/proto/codec.ts). */
 export interface JsonCodec {
-  plainFromJson(typeName: string, json: unknown): PlainMessage;
+  /** A request's syntax tree (undefined: empty body) → plain message; throws with etcd's message. */
+  plainFromJson(typeName: string, json: JsonValue | undefined): PlainMessage;
   plainToJson(typeName: string, msg: PlainMessage): Record<string, unknown>;
 }
 
@@ -98,17 +99,13 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 function decodeRequest(codec: JsonCodec, typeName: string, body: Buffer): PlainMessage {
-  let json: unknown;
+  let json: JsonValue | undefined;
   try {
     json = decodeFirstJsonValue(body);
   } catch (err) {
     throw invalidArgument((err as Error).message);
   }
-  // An empty body is an all-defaults request, as in grpc-gateway.
-  return fromJson(codec, typeName, json ?? {});
-}
-
-function fromJson(codec: JsonCodec, typeName: string, json: unknown): PlainMessage {
+  // An empty body (undefined) is an all-defaults request, as in grpc-gateway.
   try {
     return codec.plainFromJson(typeName, json);
   } catch (err) {
@@ -176,6 +173,14 @@ class StreamWriter {
     return this.res.write(JSON.stringify({ result: this.codec.plainToJson(this.responseType, msg) }) + "\n");
   }
 
+  /** Ends the call with a unary-shaped error if nothing was sent yet (else does nothing). */
+  failBeforeStart(status: GrpcStatus): void {
+    if (this.ended || this.res.destroyed || this.res.headersSent || this.wroteResult) return;
+    this.ended = true;
+    this.res.writeHead(httpStatusFromGrpcCode(status.code), { "content-type": "application/json" });
+    this.res.end(unaryErrorBody(status));
+  }
+
   end(err?: unknown): void {
     if (this.ended) return;
     this.ended = true;
@@ -238,28 +243,37 @@ function serveBidi(
     input.end();
   };
   const splitter = new JsonStreamSplitter(opts.maxBodyBytes);
-  req.on("data", (chunk: Buffer) => {
-    if (inputEnded) return;
-    let values: unknown[];
-    try {
-      values = splitter.push(chunk);
-    } catch {
-      // grpc-gateway stops forwarding at the first undecodable request and half-closes.
-      endInput();
-      return;
-    }
+  let firstRead = false;
+  // grpc-gateway reads the first request before it answers: if that one cannot be read, the call
+  // fails with its error (code Unknown, HTTP 500, unary error shape). Later unreadable requests
+  // only half-close the stream.
+  const stop = (err: Error): void => {
+    if (!firstRead) writer.failBeforeStart({ code: GRPC_CODE_NUMBERS.UNKNOWN, message: err.message });
+    endInput();
+  };
+  const forward = (values: JsonValue[]): void => {
     for (const json of values) {
+      if (inputEnded) return;
       let msg: PlainMessage;
       try {
         msg = opts.codec.plainFromJson(handler.requestType, json);
-      } catch {
-        endInput();
+      } catch (err) {
+        stop(err as Error);
         return;
       }
+      firstRead = true;
       input.message(msg);
     }
+    if (splitter.error instanceof RangeError) endInput();
+    else if (splitter.error !== undefined && !inputEnded) stop(splitter.error);
+  };
+  req.on("data", (chunk: Buffer) => {
+    if (!inputEnded) forward(splitter.push(chunk));
   });
-  req.on("end", endInput);
+  req.on("end", () => {
+    if (!inputEnded) forward(splitter.end());
+    endInput();
+  });
   req.on("error", endInput);
   res.once("close", endInput);
 }

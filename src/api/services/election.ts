@@ -11,6 +11,7 @@ import {
   type LeaderObservation,
 } from "../../server/concurrency/index.js";
 import type { MemberApi } from "../../server/member-api.js";
+import { numberField } from "../convert.js";
 import type { HandlerTable, PlainMessage, ServerStreamHandler } from "../handler-types.js";
 import {
   bytesField,
@@ -31,7 +32,9 @@ function leaderKeyField(req: PlainMessage): LeaderKey {
   return {
     name: bytesField(msg, "name"),
     key: bytesField(msg, "key"),
-    rev: Number(int64Field(msg, "rev")),
+    // Clamped to the safe range like every revision a request carries: no stored key has a
+    // larger one, so a compare against it fails as in etcd instead of failing to encode.
+    rev: numberField(msg, "rev"),
     lease: int64Field(msg, "lease"),
   };
 }

@@ -1,7 +1,7 @@
 // etcdserverpb.Lease: LeaseGrant, LeaseRevoke, LeaseKeepAlive (bidi), LeaseTimeToLive, LeaseLeases.
 import { EtcdError, Errors } from "../../mvcc/errors.js";
 import type { MemberApi } from "../../server/member-api.js";
-import { boolField, int64Field, plainHeader, type ApiOptions } from "../convert.js";
+import { boolField, int64Field, numberField, plainHeader, type ApiOptions } from "../convert.js";
 import { toRpcError } from "../errors.js";
 import type { BidiStreamHandler, HandlerTable } from "../handler-types.js";
 import { addMethods, requestOptions, unary } from "./unary.js";
@@ -60,10 +60,7 @@ export function leaseHandlers(member: MemberApi, _opts: ApiOptions): HandlerTabl
 
   return addMethods(new Map(), "etcdserverpb.Lease", {
     LeaseGrant: unary("etcdserverpb.LeaseGrantRequest", "etcdserverpb.LeaseGrantResponse", async (req, o) => {
-      const granted = await member.leaseGrant(
-        { id: int64Field(req, "ID"), ttl: Number(int64Field(req, "TTL")) },
-        o,
-      );
+      const granted = await member.leaseGrant({ id: int64Field(req, "ID"), ttl: numberField(req, "TTL") }, o);
       return {
         header: plainHeader(member, granted),
         ID: granted.id.toString(),
