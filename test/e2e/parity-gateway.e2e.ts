@@ -216,6 +216,22 @@ test(
       answers.push(
         await stream(server, "/v3/watch", '{"create_request":{"key":"YQ==","filters":"NODELETE"}}', 1),
       );
+      // Watch IDs a client picks beyond 2^53: created, refused as duplicates, cancelled, exactly.
+      answers.push(
+        await stream(
+          server,
+          "/v3/watch",
+          '{"create_request":{"key":"YQ==","watch_id":9007199254740993}}' +
+            '{"create_request":{"key":"Yg==","watch_id":"9007199254740993"}}' +
+            '{"create_request":{"key":"Yg==","watch_id":9007199254740992}}' +
+            '{"cancel_request":{"watch_id":"9007199254740993"}}' +
+            '{"cancel_request":{"watch_id":"9007199254740995"}}' +
+            '{"create_request":{"key":"Yg==","watch_id":-9223372036854775808}}' +
+            '{"create_request":{"key":"Yg=="}}' +
+            '{"cancel_request":{"watch_id":-9223372036854775808}}',
+          7,
+        ),
+      );
       answers.push(await stream(server, "/v3/lease/keepalive", '{"ID":1.5}', 1));
       answers.push(await stream(server, "/v3/lease/keepalive", `{"ID":"${INT64_MAX}"}`, 1));
       return answers;
