@@ -59,7 +59,7 @@ export function createServerLogger(
   destination?: pino.DestinationStream,
 ): ServerLogger {
   return createLogger({
-    logger: config.loggerExplicit ? config.logger : undefined,
+    logger: config.loggerExplicit === true ? config.logger : undefined,
     level: config.logLevel,
     ...(destination !== undefined ? { destination } : {}),
   });

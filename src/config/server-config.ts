@@ -59,7 +59,7 @@ export interface ServerConfig {
   listenMetricsUrls: string[];
   logger: "capnslog" | "zap";
   /** --logger was given (flag, ETCD_LOGGER or config file), not left at its default. */
-  loggerExplicit: boolean;
+  loggerExplicit?: boolean;
   logLevel: LogLevel;
   certFile: string;
   keyFile: string;
