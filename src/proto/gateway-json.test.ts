@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { decodeFirstJsonValue } from "../api/http/go-json.js";
 import { plainFromJson } from "./codec.js";
-import { goBase64Decode } from "./gateway-json.js";
+import protobuf from "protobufjs";
+import { goBase64Decode, messageFromGatewayJson } from "./gateway-json.js";
 
 const read = (typeName: string, body: string) =>
   plainFromJson(typeName, decodeFirstJsonValue(Buffer.from(body)));
@@ -243,5 +244,30 @@ test("an empty body, null or {} is an all-defaults request", () => {
     assert.equal(req["revision"], "0");
     assert.equal(req["limit"], "0");
     assert.equal(req["sort_order"], 0);
+  }
+});
+
+test("double and float fields follow jsonpb (no etcd request has one; checked with Go's jsonpb)", () => {
+  const root = protobuf.Root.fromJSON({
+    nested: {
+      t: { nested: { F: { fields: { d: { type: "double", id: 1 }, f: { type: "float", id: 2 } } } } },
+    },
+  });
+  root.resolveAll();
+  const type = root.lookupType("t.F");
+  const readF = (body: string) => messageFromGatewayJson(type, decodeFirstJsonValue(Buffer.from(body))!);
+  assert.deepEqual(readF('{"d":1.5,"f":"1.5"}'), { d: 1.5, f: 1.5 });
+  assert.deepEqual(readF('{"d":"NaN","f":"-Infinity"}'), { d: NaN, f: -Infinity });
+  assert.deepEqual(readF('{"d":"Infinity","f":3.4e38}'), { d: Infinity, f: Math.fround(3.4e38) });
+  assert.deepEqual(readF('{"d":null,"f":"null"}'), {});
+  assert.deepEqual(readF('{"f":1e-50}'), { f: 0 });
+  for (const [body, message] of [
+    ['{"d":1e400}', "json: cannot unmarshal number 1e400 into Go value of type float64"],
+    ['{"d":"-1e400"}', "json: cannot unmarshal number -1e400 into Go value of type float64"],
+    ['{"f":1e39}', "json: cannot unmarshal number 1e39 into Go value of type float32"],
+    ['{"d":true}', "json: cannot unmarshal bool into Go value of type float64"],
+    ['{"d":"x"}', "invalid character 'x' looking for beginning of value"],
+  ] as const) {
+    assert.throws(() => readF(body), { message }, body);
   }
 });
