@@ -41,7 +41,7 @@ const LONG_TYPES = new Set(["int64", "sint64", "sfixed64", "uint64", "fixed64"])
 
 /** Go's name for a JSON value's kind in "json: cannot unmarshal <kind> into Go value of type T". */
 function kindName(v: JsonValue): string {
-  return v.kind === "null" ? "null" : v.kind;
+  return v.kind; // "object", "array", "string", "number", "bool" (null never gets this far)
 }
 
 function cannotUnmarshal(what: string, goType: string): GatewayJsonError {
