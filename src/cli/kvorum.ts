@@ -221,6 +221,7 @@ export async function runServer(
     );
     grpc = createGrpcServer(table, {
       maxRecvBytes: config.maxRequestBytes + GRPC_OVERHEAD_BYTES,
+      maxConcurrentStreams: config.maxConcurrentStreams,
       logger,
     });
     const http = createHttpHandler(table, member, {
