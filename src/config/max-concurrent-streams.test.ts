@@ -21,6 +21,15 @@ test("takes decimal and Go's prefixed forms, from a flag or ETCD_MAX_CONCURRENT_
   assert.equal(parse([], { ETCD_MAX_CONCURRENT_STREAMS: "7" }).config.maxConcurrentStreams, 7);
 });
 
+test("is read from a config file as etcd's max-concurrent-streams key", () => {
+  const { config } = parseServerConfig(
+    ["--config-file", "etcd.yml"],
+    {},
+    () => "max-concurrent-streams: 5\n",
+  );
+  assert.equal(config.maxConcurrentStreams, 5);
+});
+
 test("refuses what etcd refuses, with strconv's reason", () => {
   const cases: Array<[string[], Record<string, string>, string]> = [
     [
