@@ -237,6 +237,11 @@ export class RawH2Client {
     socket.on("error", () => {});
   }
 
+  /** Uses an already connected socket (a TLS one, say). */
+  static wrap(socket: net.Socket): RawH2Client {
+    return new RawH2Client(socket);
+  }
+
   static async connect(endpoint: string): Promise<RawH2Client> {
     const url = new URL(endpoint);
     const socket = net.connect(Number(url.port), url.hostname);

@@ -7,7 +7,8 @@
 //    streams and the connection carry on.
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
-import { killAll, type RunningServer } from "./harness.js";
+import tls from "node:tls";
+import { freePort, killAll, type RunningServer, type StartOptions } from "./harness.js";
 import { onBoth, PARITY_SKIP } from "./parity.js";
 import {
   connect,
@@ -194,6 +195,74 @@ test(
       ignoring: { fourthReset: 7, othersReset: [], goaway: false, servedAfterSlotFreed: true },
     };
     assert.deepEqual(both.etcd, expected, "etcd's behaviour (the oracle) is as this test assumes");
+    assert.deepEqual(both.kvorum, both.etcd);
+  },
+);
+
+/**
+ * Over TLS etcd serves gRPC through Go's net/http HTTP/2 server, which refuses a stream too many
+ * with PROTOCOL_ERROR once the client has acknowledged its SETTINGS.
+ */
+async function ignoringClientOverTls(
+  port: number,
+): Promise<{ limit: number | undefined; resets: number[][] }> {
+  const socket = tls.connect({ port, host: "127.0.0.1", ALPNProtocols: ["h2"], rejectUnauthorized: false });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("secureConnect", () => resolve());
+    socket.once("error", reject);
+  });
+  const c = RawH2Client.wrap(socket);
+  const request = headerBlock([
+    [":method", "POST"],
+    [":scheme", "https"],
+    [":path", "/etcdserverpb.Watch/Watch"],
+    [":authority", `127.0.0.1:${port}`],
+    ["content-type", "application/grpc"],
+    ["te", "trailers"],
+  ]);
+  try {
+    c.send(PREFACE, frame(SETTINGS, 0, 0));
+    const settings = await c.waitFor((f) => f.type === SETTINGS && (f.flags & 1) === 0, 5000, "SETTINGS");
+    c.send(frame(SETTINGS, 1, 0));
+    await new Promise((r) => setTimeout(r, 200));
+    for (const id of [1, 3, 5, 7]) c.send(frame(HEADERS, 0x4, id, request));
+    await c.waitFor((f) => f.type === RST_STREAM, 5000, "a RST_STREAM").catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    return {
+      limit: settingsOf(settings).get(SETTINGS_MAX_CONCURRENT_STREAMS),
+      resets: c.frames.filter((f) => f.type === RST_STREAM).map((f) => [f.stream, f.payload.readUInt32BE(0)]),
+    };
+  } finally {
+    c.close();
+  }
+}
+
+test(
+  "--max-concurrent-streams 3 over TLS: a fourth stream is refused with PROTOCOL_ERROR, as etcd's net/http server does",
+  { skip: PARITY_SKIP, timeout: 120_000 },
+  async () => {
+    const tlsPorts = new Map<string, number>();
+    const opts = async (kind: string): Promise<StartOptions> => {
+      const [client, peer, secure] = [await freePort(), await freePort(), await freePort()];
+      tlsPorts.set(kind, secure);
+      return {
+        firstPorts: { client, peer },
+        extraArgs: [
+          "--listen-client-urls",
+          `http://127.0.0.1:${client},https://127.0.0.1:${secure}`,
+          "--auto-tls",
+          "--max-concurrent-streams",
+          "3",
+        ],
+      };
+    };
+    const etcdOpts = await opts("etcd");
+    const kvorumOpts = await opts("kvorum");
+    const both = await onBoth(
+      (s) => ignoringClientOverTls(tlsPorts.get(s.kind)!),
+      (kind) => (kind === "etcd" ? etcdOpts : kvorumOpts),
+    );
+    assert.deepEqual(both.etcd, { limit: 3, resets: [[7, 1]] }, "etcd (the oracle)");
     assert.deepEqual(both.kvorum, both.etcd);
   },
 );
