@@ -40,7 +40,7 @@ import {
   type PeerListener,
   type PeerSink,
 } from "../transport/index.js";
-import { ETCD_API_VERSION, VERSION } from "../version.js";
+import { ETCD_API_VERSION, ETCD_CLUSTER_VERSION, VERSION } from "../version.js";
 
 export const UNSAFE_STALE_READS_ENV = "KVORUM_UNSAFE_STALE_READS";
 
@@ -221,6 +221,7 @@ export async function runServer(
     );
     grpc = createGrpcServer(table, {
       maxRecvBytes: config.maxRequestBytes + GRPC_OVERHEAD_BYTES,
+      maxConcurrentStreams: config.maxConcurrentStreams,
       logger,
     });
     const http = createHttpHandler(table, member, {
@@ -239,7 +240,7 @@ export async function runServer(
       rpc: (method, body) => member.answerPeer(method, body),
       routes: {
         [PEER_MEMBERS_PATH]: async () => membersDocument(identity.clusterId, await member.memberList()),
-        "/version": () => ({ etcdserver: ETCD_API_VERSION, etcdcluster: "3.4.0" }),
+        "/version": () => ({ etcdserver: ETCD_API_VERSION, etcdcluster: ETCD_CLUSTER_VERSION }),
       },
     });
     for (const url of config.listenPeerUrls) {

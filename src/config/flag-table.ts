@@ -118,11 +118,11 @@ export const FLAGS: readonly FlagSpec[] = [
   flag("max-request-bytes", "uint", "1572864", "member", S, "largest client request in bytes"),
   flag(
     "max-concurrent-streams",
-    "string",
+    "uint",
     "math.MaxUint32",
     "member",
-    X,
-    "most concurrent streams per gRPC client",
+    S,
+    "most concurrent streams per gRPC client connection",
   ),
   flag(
     "grpc-keepalive-min-time",

@@ -12,6 +12,7 @@ import {
   parseGoDurationMs,
   parseInitialCluster,
   parseUint,
+  parseUint32,
   parseUrlList,
   type AutoCompactionMode,
 } from "./value-parsers.js";
@@ -50,6 +51,8 @@ export interface ServerConfig {
   /** Effective quota: etcd's 0 is already replaced by the 2 GiB default. */
   quotaBackendBytes: number;
   maxRequestBytes: number;
+  /** Streams one client connection may have open at once (etcd's default math.MaxUint32). */
+  maxConcurrentStreams: number;
   maxTxnOps: number;
   autoCompactionMode: AutoCompactionMode;
   /** The text as given ("1", "30m", "1000"). */
@@ -85,6 +88,8 @@ export interface ParsedServerConfig {
   warnings: string[];
 }
 
+/** etcd's default --max-concurrent-streams, math.MaxUint32 (grpc-go's "no limit"). */
+export const DEFAULT_MAX_CONCURRENT_STREAMS = 0xffff_ffff;
 export const DEFAULT_QUOTA_BACKEND_BYTES = 2 * 1024 * 1024 * 1024;
 /** etcd's backend commit interval and size when the flags are 0 (mvcc/backend defaults). */
 export const DEFAULT_BACKEND_BATCH_INTERVAL_MS = 100;
@@ -336,6 +341,9 @@ function buildConfig(values: ValueReader, configFile: string): ServerConfig {
     backendBatchLimit: values.uint("backend-batch-limit") || DEFAULT_BACKEND_BATCH_LIMIT,
     quotaBackendBytes: quota === 0 ? DEFAULT_QUOTA_BACKEND_BYTES : quota,
     maxRequestBytes: values.uint("max-request-bytes"),
+    maxConcurrentStreams: values.isSet("max-concurrent-streams")
+      ? values.typed("max-concurrent-streams", parseUint32)
+      : DEFAULT_MAX_CONCURRENT_STREAMS,
     maxTxnOps: values.uint("max-txn-ops"),
     autoCompactionMode,
     autoCompactionRetention: values.string("auto-compaction-retention"),

@@ -20,6 +20,27 @@ export function parseUint(text: string): number {
   return n;
 }
 
+/** Go's strconv.ParseUint(text, 0, 32), as etcd's uint32 flags parse (0x, 0o, 0b, 0 prefixes). */
+export function parseUint32(text: string): number {
+  let digits = text;
+  let base = 10;
+  const prefix = /^0([xXoObB])/.exec(text);
+  if (prefix !== null) {
+    base = { x: 16, o: 8, b: 2 }[prefix[1]!.toLowerCase() as "x"];
+    digits = text.slice(2);
+  } else if (text.length > 1 && text.startsWith("0")) {
+    base = 8;
+    digits = text.slice(1);
+  }
+  const valid = { 2: /^[01]+$/, 8: /^[0-7]+$/, 10: /^\d+$/, 16: /^[0-9a-fA-F]+$/ }[base as 10];
+  const fail = (why: string): Error =>
+    new Error(`strconv.ParseUint: parsing ${JSON.stringify(text)}: ${why}`);
+  if (!valid.test(digits)) throw fail("invalid syntax");
+  const n = parseInt(digits, base);
+  if (n > 0xffff_ffff) throw fail("value out of range");
+  return n;
+}
+
 const UNIT_MS: Record<string, number> = {
   ns: 1e-6,
   us: 1e-3,

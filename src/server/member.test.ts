@@ -126,7 +126,7 @@ for (const storage of ["memory", "disk"] as const) {
         assert.equal(st.revision, 7);
         assert.equal(st.leader, m.header().memberId);
         assert.equal(st.raftAppliedIndex, st.raftIndex);
-        assert.equal(st.version, "3.4.0");
+        assert.equal(st.version, "3.4.31");
       });
     });
 

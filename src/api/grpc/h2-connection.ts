@@ -10,6 +10,7 @@
 // "http://host:port", on some calls; grpc-go servers accept it). See docs/adr/0012.
 import type { Duplex } from "node:stream";
 import hpack from "hpack.js";
+import { DEFAULT_MAX_CONCURRENT_STREAMS, streamLimit, type StreamLimit } from "./stream-limit.js";
 
 const FRAME_HEADER = 9;
 const PREFACE_LENGTH = 24;
@@ -45,6 +46,7 @@ export const H2Error = {
 
 const SETTINGS_HEADER_TABLE_SIZE = 0x1;
 const SETTINGS_ENABLE_PUSH = 0x2;
+const SETTINGS_MAX_CONCURRENT_STREAMS = 0x3;
 const SETTINGS_INITIAL_WINDOW_SIZE = 0x4;
 const SETTINGS_MAX_FRAME_SIZE = 0x5;
 const SETTINGS_MAX_HEADER_LIST_SIZE = 0x6;
@@ -288,6 +290,10 @@ export interface H2ConnectionOptions {
   keepaliveIntervalMs: number;
   /** ... and close the connection if the ping is not answered within this (etcd: 20 s). */
   keepaliveTimeoutMs: number;
+  /** etcd's --max-concurrent-streams (default math.MaxUint32); see stream-limit.ts. */
+  maxConcurrentStreams?: number;
+  /** The connection came over TLS (etcd then refuses a stream too many as net/http does). */
+  tls?: boolean;
 }
 
 export class H2Connection {
@@ -315,6 +321,9 @@ export class H2Connection {
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
   private readonly closeListeners: Array<() => void> = [];
+  private readonly streamLimit: StreamLimit;
+  /** The client acknowledged our SETTINGS. */
+  private settingsAcked = false;
 
   constructor(
     private readonly socket: Duplex,
@@ -323,13 +332,22 @@ export class H2Connection {
   ) {
     // Our SETTINGS (no server push; a stream window that holds a whole request) and a large
     // connection window: the server preface.
-    const settings = Buffer.alloc(18);
+    this.streamLimit = streamLimit(
+      opts.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS,
+      opts.tls ?? false,
+    );
+    const advertised = this.streamLimit.advertised;
+    const settings = Buffer.alloc(advertised === undefined ? 18 : 24);
     settings.writeUInt16BE(SETTINGS_ENABLE_PUSH, 0);
     settings.writeUInt32BE(0, 2);
     settings.writeUInt16BE(SETTINGS_INITIAL_WINDOW_SIZE, 6);
     settings.writeUInt32BE(STREAM_RECV_WINDOW, 8);
     settings.writeUInt16BE(SETTINGS_MAX_HEADER_LIST_SIZE, 12);
     settings.writeUInt32BE(MAX_HEADER_BLOCK, 14);
+    if (advertised !== undefined) {
+      settings.writeUInt16BE(SETTINGS_MAX_CONCURRENT_STREAMS, 18);
+      settings.writeUInt32BE(advertised, 20);
+    }
     this.queueFrame(SETTINGS, 0, 0, settings);
     this.queueWindowUpdate(0, CONN_RECV_WINDOW - DEFAULT_WINDOW);
     socket.on("data", (chunk: Buffer) => this.receive(chunk));
@@ -535,6 +553,11 @@ export class H2Connection {
       this.queueFrame(RST_STREAM, 0, streamId, u32(H2Error.REFUSED_STREAM));
       return;
     }
+    if (this.streams.size >= this.streamLimit.limit) {
+      // One stream over SETTINGS_MAX_CONCURRENT_STREAMS: refused alone, as etcd's servers do.
+      this.queueFrame(RST_STREAM, 0, streamId, u32(this.streamLimit.refuseCode(this.settingsAcked)));
+      return;
+    }
     const stream = new H2Stream(this, streamId, headers, this.peerInitialWindow);
     this.streams.set(streamId, stream);
     this.opts.onStream(stream);
@@ -555,7 +578,10 @@ export class H2Connection {
 
   private onSettings(flags: number, streamId: number, payload: Buffer): void {
     if (streamId !== 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "SETTINGS on a stream");
-    if ((flags & FLAG_ACK) !== 0) return;
+    if ((flags & FLAG_ACK) !== 0) {
+      this.settingsAcked = true;
+      return;
+    }
     if (payload.length % 6 !== 0) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "bad SETTINGS length");
     for (let i = 0; i < payload.length; i += 6) {
       const id = payload.readUInt16BE(i);

@@ -14,6 +14,8 @@ import { encodeHeaderBlock, H2Connection, type H2Stream } from "./h2-connection.
 export interface GrpcServerOptions {
   /** Largest request message accepted (etcd: --max-request-bytes + 512 KiB). */
   maxRecvBytes: number;
+  /** etcd's --max-concurrent-streams: streams one client connection may have open at once. */
+  maxConcurrentStreams?: number;
   logger?: MemberLogger;
 }
 
@@ -505,6 +507,8 @@ export function createGrpcServer(table: HandlerTable, opts: GrpcServerOptions): 
         onStream,
         keepaliveIntervalMs: KEEPALIVE_INTERVAL_MS,
         keepaliveTimeoutMs: KEEPALIVE_TIMEOUT_MS,
+        maxConcurrentStreams: opts.maxConcurrentStreams,
+        tls: (socket as { encrypted?: boolean }).encrypted === true,
       });
       connections.add(conn);
       conn.onClose(() => connections.delete(conn));

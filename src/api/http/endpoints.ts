@@ -2,7 +2,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ServerMetrics } from "../../common/metrics.js";
 import { AlarmAction, AlarmType, type MemberApi } from "../../server/member-api.js";
-import { ETCD_API_VERSION } from "../../version.js";
+import { ETCD_API_VERSION, ETCD_CLUSTER_VERSION } from "../../version.js";
 
 const HEALTH_READ_TIMEOUT_MS = 1000;
 const HEALTH_KEY = new TextEncoder().encode("health");
@@ -86,7 +86,7 @@ export function serveVersion(req: IncomingMessage, res: ServerResponse): void {
     return;
   }
   res.writeHead(200, { "content-type": "application/json" });
-  res.end(JSON.stringify({ etcdserver: ETCD_API_VERSION, etcdcluster: "3.4.0" }));
+  res.end(JSON.stringify({ etcdserver: ETCD_API_VERSION, etcdcluster: ETCD_CLUSTER_VERSION }));
 }
 
 export async function serveMetrics(res: ServerResponse, metrics: ServerMetrics): Promise<void> {

@@ -307,7 +307,7 @@ test("/health, /version and /metrics", { timeout: 15_000 }, async () => {
     await res.text();
 
     res = await get("/version");
-    assert.deepEqual(await res.json(), { etcdserver: "3.4.0", etcdcluster: "3.4.0" });
+    assert.deepEqual(await res.json(), { etcdserver: "3.4.31", etcdcluster: "3.4.0" });
 
     await post(`${base}/v3/kv/put`, '{"key":"a","value":"b"}');
     res = await get("/metrics");
@@ -319,7 +319,7 @@ test("/health, /version and /metrics", { timeout: 15_000 }, async () => {
       "etcd_mvcc_db_total_size_in_bytes 4096",
       "etcd_mvcc_db_total_size_in_use_in_bytes 2048",
       "etcd_debugging_mvcc_keys_total 5",
-      'etcd_server_version{server_version="3.4.0"} 1',
+      'etcd_server_version{server_version="3.4.31"} 1',
       'grpc_server_started_total{grpc_type="unary",grpc_service="etcdserverpb.KV",grpc_method="Put"} 1',
       'grpc_server_handled_total{grpc_type="unary",grpc_service="etcdserverpb.KV",grpc_method="Put",grpc_code="OK"} 1',
       'grpc_server_started_total{grpc_type="unary",grpc_service="etcdserverpb.KV",grpc_method="Range"} 0',

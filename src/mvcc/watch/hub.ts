@@ -100,10 +100,12 @@ export class WatchHub {
     if (this.closed) return;
     this.unsubscribe();
     this.unsubscribe = this.source.subscribe((revision, events) => this.onCommit(revision, events));
-    this.headRevision = this.processedRevision = this.source.currentRevision();
+    // Synced watchers need everything after the old head (unsync reads processedRevision), so
+    // they leave the fan-out before the head moves to the new store's.
     for (const stream of this.streams) {
       for (const w of [...stream.watchers.values()]) if (w.synced) this.unsync(w);
     }
+    this.headRevision = this.processedRevision = this.source.currentRevision();
     this.scheduleCatchUp();
   }
 
@@ -153,6 +155,11 @@ export class WatchHub {
 
   /** Sends the stream's pending on-demand progress if all its watchers are synced. */
   flushProgress(stream: WatchStream): void {
+    if (stream.progressPending && stream.watchers.size === 0) {
+      // etcd answers through one of the stream's watchers: with none, the request is dropped.
+      stream.progressPending = false;
+      return;
+    }
     if (stream.progressPending && stream.unsyncedCount === 0 && !stream.closed) {
       stream.sendProgress(this.processedRevision);
     }
