@@ -270,12 +270,14 @@ export function loadClientTls(
   if (config.clientCertAuth && tlsOpts.ca === undefined) {
     throw new Error("--client-cert-auth needs --trusted-ca-file to verify client certificates");
   }
+  // As etcd 3.4 does, a trusted CA alone already makes client certificates required.
+  if (tlsOpts.ca !== undefined) tlsOpts.clientCertAuth = true;
   const identity = { allowedCn: "", allowedHostname: config.clientCertAllowedHostname ?? "" };
   checkIdentityRule(identity);
   tlsOpts.gate = createTlsGate({
     identity,
     crlFile: config.clientCrlFile,
-    requireCert: config.clientCertAuth,
+    requireCert: tlsOpts.clientCertAuth === true,
     logger,
   });
   return tlsOpts;

@@ -278,3 +278,78 @@ test(
     await prepareUnixSocket(join(dir, "missing.sock"));
   },
 );
+
+test(
+  "--trusted-ca-file alone makes client certificates required, as in etcd",
+  { timeout: 20_000 },
+  async () => {
+    const tls = loadClientTls(
+      {
+        certFile: server.cert,
+        keyFile: server.key,
+        trustedCaFile: pki.ca,
+        clientCertAuth: false,
+        autoTls: false,
+        dataDir: dir,
+      },
+      [],
+    );
+    const listener = await listenClientUrl("https://127.0.0.1:0", {
+      grpc: { injectConnection: (s) => s.destroy() },
+      http: (_req, res) => res.end("ok"),
+      tls,
+    });
+    try {
+      const port = listener.port as number;
+      assert.equal(await get(port, good), "status 200");
+      const anonymous = await new Promise<string>((resolve) => {
+        const req = https.get(
+          { host: "127.0.0.1", port, path: "/", ca: readFileSync(pki.ca), agent: false },
+          (res) => {
+            res.resume();
+            resolve(`status ${res.statusCode}`);
+          },
+        );
+        req.on("error", (err) => resolve(`error ${err.message}`));
+      });
+      assert.match(anonymous, /^error /);
+    } finally {
+      await listener.close();
+    }
+  },
+);
+
+test("--peer-crl-file: a member with a revoked certificate is refused", { timeout: 20_000 }, async () => {
+  const logger = collectingLogger();
+  const peerCrlFile = pki.revoke([intruder.cert], join(dir, "peer-crl.pem"));
+  const peerConfig = (cert: Issued) => ({
+    peerCertFile: cert.cert,
+    peerKeyFile: cert.key,
+    peerTrustedCaFile: pki.ca,
+    peerClientCertAuth: true,
+    peerAutoTls: false,
+    dataDir: dir,
+    peerCrlFile,
+  });
+  const mine = loadPeerTls(peerConfig(member), [], logger);
+  const theirs = loadPeerTls(peerConfig(intruder), [], collectingLogger());
+  assert.ok(mine !== undefined && theirs !== undefined);
+  const handler = createPeerHandler({
+    self: "1",
+    clusterId: () => 1n,
+    sink: { receive() {}, unreachable() {} },
+    logger: quietLogger,
+    routes: { "/members": () => ({ ok: true }) },
+  });
+  const listener = await listenPeerUrl("https://127.0.0.1:0", handler, mine.server);
+  try {
+    assert.deepEqual(await fetchPeerJson(listener.url, "/members", mine.client, 5000), { ok: true });
+    await assert.rejects(fetchPeerJson(listener.url, "/members", theirs.client, 5000));
+    assert.ok(
+      logger.lines.some((l) => /^transport: certificate serial [0-9a-f]+ revoked$/.test(String(l.obj.error))),
+      JSON.stringify(logger.lines),
+    );
+  } finally {
+    await listener.close();
+  }
+});

@@ -57,7 +57,8 @@ export function loadPeerTls(
     allowedHostname: config.peerCertAllowedHostname ?? "",
   };
   checkIdentityRule(identity);
-  const clientCertAuth = config.peerClientCertAuth && !auto;
+  // As etcd 3.4 does, a trusted CA alone already makes peer certificates required.
+  const clientCertAuth = (config.peerClientCertAuth || ca !== undefined) && !auto;
   const gate = createTlsGate({ identity, crlFile: config.peerCrlFile, requireCert: clientCertAuth, logger });
   return {
     server: { cert, key, ca, clientCertAuth, gate },
