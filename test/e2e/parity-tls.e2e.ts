@@ -23,7 +23,7 @@ function serialHex(certFile: string): string {
   return hex.length % 2 === 1 ? `0${hex}` : hex;
 }
 
-const TIMEOUTS = ["--dial-timeout", "2s", "--command-timeout", "4s"];
+const TIMEOUTS = ["--dial-timeout", "3s", "--command-timeout", "8s"];
 
 /** The distinct errors of zap "rejected connection" lines that match `pattern`. */
 function rejections(log: string, pattern: RegExp): string[] {
@@ -42,7 +42,7 @@ function rejections(log: string, pattern: RegExp): string[] {
 
 test(
   "client TLS: --client-crl-file and --client-cert-allowed-hostname refuse etcdctl as etcd does",
-  { skip: PARITY_SKIP, timeout: 120_000 },
+  { skip: PARITY_SKIP, timeout: 240_000 },
   async () => {
     const dir = mkdtempSync(join(tmpdir(), "kvorum-parity-tls-"));
     try {
@@ -62,7 +62,7 @@ test(
             const r = await etcdctl(
               s,
               ["--cacert", pki.ca, "--cert", c.cert, "--key", c.key, ...TIMEOUTS, "put", key, "v"],
-              { endpoints: endpoint, timeoutMs: 15_000 },
+              { endpoints: endpoint, timeoutMs: 20_000 },
             );
             return { ok: r.code === 0, out: r.stdout.trim() };
           };
@@ -99,7 +99,7 @@ test(
             "--logger",
             "zap",
           ];
-          return { extraArgs, firstPorts: { client, peer }, readyTimeoutMs: 30_000 };
+          return { extraArgs, firstPorts: { client, peer }, readyTimeoutMs: 60_000 };
         },
       );
       console.log(JSON.stringify(results));
