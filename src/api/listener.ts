@@ -2,13 +2,20 @@
 // etcd does. Each connection's first bytes decide: the HTTP/2 connection preface goes to the gRPC
 // server, anything else to the HTTP handler (gateway, /health, /version, /metrics). https:// and
 // unixs:// terminate TLS first and then decide the same way on the decrypted bytes.
-import { existsSync, unlinkSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import { join } from "node:path";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
 import { readTlsFile, selfSignedCert } from "../common/tls-files.js";
+import {
+  admitThen,
+  checkIdentityRule,
+  createTlsGate,
+  type GateLogger,
+  type TlsGate,
+} from "../common/tls-gate.js";
+import { prepareUnixSocket, unixSocketPath } from "../common/unix-socket.js";
 
 /** What the listener needs of the gRPC server (GrpcEndpoint from src/api/grpc/server.ts). */
 export interface GrpcConnectionSink {
@@ -23,6 +30,8 @@ export interface ListenerTlsOptions {
   ca?: string | Buffer;
   /** --client-cert-auth: require a client certificate signed by `ca`. */
   clientCertAuth?: boolean;
+  /** Checks after the handshake (--client-crl-file, --client-cert-allowed-hostname) and logging. */
+  gate?: TlsGate;
 }
 
 export interface ClientListenerOptions {
@@ -75,9 +84,8 @@ function parseListenUrl(url: string): ParsedListenUrl {
     }
     case "unix:":
     case "unixs:": {
-      // etcd takes everything after the scheme as the socket path ("unix://localhost:2379").
-      const path = url.slice(u.protocol.length + 2);
-      return { secure: u.protocol === "unixs:", address: { path } };
+      // etcd takes the URL's host:port as the socket path ("unix://localhost:2379").
+      return { secure: u.protocol === "unixs:", address: { path: unixSocketPath(url) } };
     }
     default:
       throw new Error(`unsupported listen URL scheme ${u.protocol} in ${url}`);
@@ -166,10 +174,13 @@ export async function listenClientUrl(url: string, opts: ClientListenerOptions):
     });
     tlsServer.on("secureConnection", (socket: tls.TLSSocket) => {
       track(socket);
-      route(socket);
+      admitThen(t.gate, socket, route);
     });
     // Failed handshakes (plain HTTP on a TLS port, bad client certs) only cost that connection.
-    tlsServer.on("tlsClientError", (_err, socket) => socket.destroy());
+    tlsServer.on("tlsClientError", (err, socket) => {
+      t.gate?.logRejected(socket, err.message);
+      socket.destroy();
+    });
     tlsServer.on("connection", (raw: net.Socket) => {
       track(raw);
       raw.on("error", () => {});
@@ -192,9 +203,9 @@ export async function listenClientUrl(url: string, opts: ClientListenerOptions):
       resolve();
     };
     if ("path" in parsed.address) {
-      // etcd removes a stale socket file before listening.
-      if (existsSync(parsed.address.path)) unlinkSync(parsed.address.path);
-      server.listen(parsed.address.path, ready);
+      const path = parsed.address.path;
+      // A socket file left by a process that is gone is removed; one that is in use is not.
+      prepareUnixSocket(path).then(() => server.listen(path, ready), onError);
     } else {
       server.listen(parsed.address.port, parsed.address.host, ready);
     }
@@ -225,6 +236,8 @@ export interface ClientTlsConfig {
   clientCertAuth: boolean;
   autoTls: boolean;
   dataDir: string;
+  clientCrlFile?: string;
+  clientCertAllowedHostname?: string;
 }
 
 /**
@@ -232,7 +245,11 @@ export interface ClientTlsConfig {
  * self-signed certificate for `hosts` under <data-dir>/fixtures/client as etcd does, reusing one
  * made before. Node cannot write X.509 certificates itself, so auto TLS runs the openssl command.
  */
-export function loadClientTls(config: ClientTlsConfig, hosts: readonly string[]): ListenerTlsOptions {
+export function loadClientTls(
+  config: ClientTlsConfig,
+  hosts: readonly string[],
+  logger?: GateLogger,
+): ListenerTlsOptions {
   let certFile = config.certFile;
   let keyFile = config.keyFile;
   if ((certFile === "" || keyFile === "") && config.autoTls) {
@@ -253,5 +270,15 @@ export function loadClientTls(config: ClientTlsConfig, hosts: readonly string[])
   if (config.clientCertAuth && tlsOpts.ca === undefined) {
     throw new Error("--client-cert-auth needs --trusted-ca-file to verify client certificates");
   }
+  // As etcd 3.4 does, a trusted CA alone already makes client certificates required.
+  if (tlsOpts.ca !== undefined) tlsOpts.clientCertAuth = true;
+  const identity = { allowedCn: "", allowedHostname: config.clientCertAllowedHostname ?? "" };
+  checkIdentityRule(identity);
+  tlsOpts.gate = createTlsGate({
+    identity,
+    crlFile: config.clientCrlFile,
+    requireCert: tlsOpts.clientCertAuth === true,
+    logger,
+  });
   return tlsOpts;
 }

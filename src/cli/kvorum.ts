@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // kvorum: the server. Reads etcd 3.4's flags, ETCD_* variables or a YAML config file, starts one
 // member, and serves gRPC, the JSON gateway, /health, /version and /metrics on every client URL.
+import { unixUrlHost } from "../common/unix-socket.js";
 import { realpathSync } from "node:fs";
 import { arch, platform } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -88,6 +89,7 @@ function boundUrl(url: string, listener: ClientListener): string {
 function hostsOf(urls: readonly string[]): string[] {
   return urls.flatMap((url) => {
     const u = new URL(url);
+    if (u.protocol === "unix:" || u.protocol === "unixs:") return [unixUrlHost(url)];
     return u.protocol === "http:" || u.protocol === "https:" ? [u.hostname.replace(/^\[(.*)\]$/, "$1")] : [];
   });
 }
@@ -109,13 +111,14 @@ export async function runServer(
 ): Promise<RunningServer> {
   const tlsWanted = needsTls([...config.listenClientUrls, ...config.listenMetricsUrls]);
   const tls: ListenerTlsOptions | undefined = tlsWanted
-    ? loadClientTls(config, hostsOf([...config.listenClientUrls, ...config.listenMetricsUrls]))
+    ? loadClientTls(config, hostsOf([...config.listenClientUrls, ...config.listenMetricsUrls]), logger)
     : undefined;
 
   const codec: JsonCodec = { plainFromJson, plainToJson };
   const peerTls = loadPeerTls(
     config,
     hostsOf([...config.listenPeerUrls, ...config.initialAdvertisePeerUrls]),
+    logger,
   );
   const plan = await planBootstrap(
     config,

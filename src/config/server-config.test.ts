@@ -353,13 +353,40 @@ describe("ignored flags and URL lists", () => {
   test("URL lists are split, trimmed and de-duplicated in order", () => {
     const { config } = parse([
       "--listen-client-urls",
-      "http://a:1, https://b:2,http://a:1,unix://sock",
+      "http://a:1, https://b:2,http://a:1,unix://sock:1",
       "--advertise-client-urls=http://a:1",
       "--listen-metrics-urls=http://m:9",
       "--auto-tls",
     ]);
-    assert.deepEqual(config.listenClientUrls, ["http://a:1", "https://b:2", "unix://sock"]);
+    assert.deepEqual(config.listenClientUrls, ["http://a:1", "https://b:2", "unix://sock:1"]);
     assert.deepEqual(config.listenMetricsUrls, ["http://m:9"]);
+  });
+
+  test("a unix URL needs host:port like any other (it is the socket's file name)", () => {
+    assert.throws(
+      () => parse(["--listen-client-urls", "unix://sock", "--advertise-client-urls=http://a:1"]),
+      /invalid value "unix:\/\/sock" for flag --listen-client-urls: URL address does not have the form "host:port": unix:\/\/sock/,
+    );
+    assert.throws(
+      () => parse(["--listen-peer-urls", "unix:///tmp/peer.sock"]),
+      /URL address does not have the form "host:port"/,
+    );
+  });
+
+  test("the CRL and allowed CN/hostname flags are read and supported", () => {
+    const { config, warnings } = parse([
+      "--client-crl-file=c.crl",
+      "--peer-crl-file=p.crl",
+      "--client-cert-allowed-hostname=client.example",
+      "--peer-cert-allowed-cn=member",
+      "--peer-cert-allowed-hostname=peer.example",
+    ]);
+    assert.equal(config.clientCrlFile, "c.crl");
+    assert.equal(config.peerCrlFile, "p.crl");
+    assert.equal(config.clientCertAllowedHostname, "client.example");
+    assert.equal(config.peerCertAllowedCn, "member");
+    assert.equal(config.peerCertAllowedHostname, "peer.example");
+    assert.deepEqual(warnings, []);
   });
 });
 

@@ -74,6 +74,13 @@ export interface ServerConfig {
   peerTrustedCaFile: string;
   peerClientCertAuth: boolean;
   peerAutoTls: boolean;
+  /** --client-crl-file / --peer-crl-file: certificates whose serials these CRLs list are refused. */
+  clientCrlFile: string;
+  peerCrlFile: string;
+  /** --client-cert-allowed-hostname, --peer-cert-allowed-cn, --peer-cert-allowed-hostname. */
+  clientCertAllowedHostname: string;
+  peerCertAllowedCn: string;
+  peerCertAllowedHostname: string;
   experimentalWatchProgressNotifyIntervalMs: number;
   /** Raft log entries kept behind a snapshot for followers that are a little behind. */
   experimentalSnapshotCatchupEntries: number;
@@ -362,6 +369,11 @@ function buildConfig(values: ValueReader, configFile: string): ServerConfig {
     peerTrustedCaFile: values.string("peer-trusted-ca-file"),
     peerClientCertAuth: values.bool("peer-client-cert-auth"),
     peerAutoTls: values.bool("peer-auto-tls"),
+    clientCrlFile: values.string("client-crl-file"),
+    peerCrlFile: values.string("peer-crl-file"),
+    clientCertAllowedHostname: values.string("client-cert-allowed-hostname"),
+    peerCertAllowedCn: values.string("peer-cert-allowed-cn"),
+    peerCertAllowedHostname: values.string("peer-cert-allowed-hostname"),
     experimentalSnapshotCatchupEntries: values.uint("experimental-snapshot-catchup-entries"),
     experimentalWatchProgressNotifyIntervalMs: values.durationMs(
       "experimental-watch-progress-notify-interval",

@@ -8,6 +8,8 @@ import net from "node:net";
 import tls from "node:tls";
 import { PassThrough } from "node:stream";
 import type { Message, NodeId } from "../raft/index.js";
+import { admitThen } from "../common/tls-gate.js";
+import { isSecureUrl, isUnixUrl, prepareUnixSocket, unixSocketPath } from "../common/unix-socket.js";
 import { decodeMessages } from "./message-codec.js";
 import { FAULTS_PATH, type PeerFaults } from "./faults.js";
 import { frame, FrameReader } from "./frames.js";
@@ -45,6 +47,7 @@ export interface PeerServerOptions {
 
 export interface PeerListener {
   url: string;
+  /** The bound TCP port (0 for a unix socket). */
   port: number;
   close(): Promise<void>;
 }
@@ -392,7 +395,7 @@ function sniff(
   socket.on("error", () => {});
 }
 
-/** Listens on one peer URL (http:// or https://). Port 0 picks a free port. */
+/** Listens on one peer URL (http, https, unix or unixs). Port 0 picks a free TCP port. */
 export async function listenPeerUrl(
   url: string,
   handler: PeerHandler,
@@ -400,7 +403,7 @@ export async function listenPeerUrl(
   opts: { sniffTimeoutMs?: number } = {},
 ): Promise<PeerListener> {
   const u = new URL(url);
-  const secure = u.protocol === "https:";
+  const secure = isSecureUrl(url);
   if (secure && tlsOpts === undefined) {
     throw new Error(
       "TLS key/cert (--peer-cert-file, --peer-key-file) must be provided for peer url with HTTPS scheme",
@@ -434,14 +437,26 @@ export async function listenPeerUrl(
           rejectUnauthorized: tlsOpts?.clientCertAuth === true,
           ALPNProtocols: ["h2", RAFT_ALPN],
         },
-        accept,
+        (s: tls.TLSSocket) => admitThen(tlsOpts?.gate, s, accept),
       )
     : net.createServer({ noDelay: true }, accept);
   server.on("connection", (s: net.Socket) => {
     s.setNoDelay(true);
     track(s);
   });
-  server.on("tlsClientError", () => {});
+  server.on("tlsClientError", (err: Error, s: tls.TLSSocket) => tlsOpts?.gate?.logRejected(s, err.message));
+  if (isUnixUrl(url)) {
+    const path = unixSocketPath(url);
+    await prepareUnixSocket(path);
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(path, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    return { url, port: 0, close: closer(server, h2, sockets) };
+  }
   const host = u.hostname.replace(/^\[(.*)\]$/, "$1");
   const bindHost = host === "localhost" ? "127.0.0.1" : host;
   await new Promise<void>((resolve, reject) => {
@@ -457,11 +472,16 @@ export async function listenPeerUrl(
   return {
     url: u.toString().replace(/\/$/, ""),
     port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        h2.close();
-        for (const s of sockets) s.destroy();
-      }),
+    close: closer(server, h2, sockets),
   };
+}
+
+/** Stops accepting (a unix socket's file goes with it) and drops every open connection. */
+function closer(server: net.Server, h2: http2.Http2Server, sockets: Set<net.Socket>): () => Promise<void> {
+  return () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      h2.close();
+      for (const s of sockets) s.destroy();
+    });
 }

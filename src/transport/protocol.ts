@@ -8,6 +8,8 @@
 //   GET  /members        (HTTP/2) the cluster's members as JSON (for a member joining a cluster).
 //   GET  /version        (HTTP/2) {"etcdserver", "etcdcluster"} as etcd's peer port answers.
 // The listener tells a raft stream from HTTP/2 by its first bytes (HTTP/2 opens with "PRI * ").
+import type { CertIdentityRule, TlsGate } from "../common/tls-gate.js";
+
 /** The first bytes of a raft stream connection. */
 export const RAFT_MAGIC = Buffer.from("KVRAFT1\n", "latin1");
 /** The ALPN protocol name a raft stream connection asks for under TLS (HTTP/2 asks for "h2"). */
@@ -47,6 +49,8 @@ export interface PeerClientTls {
   key?: Buffer;
   /** False with --peer-auto-tls (self-signed certificates), as etcd does. */
   rejectUnauthorized: boolean;
+  /** --peer-cert-allowed-cn / --peer-cert-allowed-hostname, held against the peer's server certificate too. */
+  identity?: CertIdentityRule;
 }
 
 /** TLS for the peer listener. */
@@ -56,6 +60,8 @@ export interface PeerServerTls {
   ca?: Buffer;
   /** --peer-client-cert-auth: a peer must present a certificate signed by `ca`. */
   clientCertAuth: boolean;
+  /** Checks after the handshake (CRL, allowed CN/hostname) and logging of refusals. */
+  gate?: TlsGate;
 }
 
 export interface TransportLogger {

@@ -3,6 +3,13 @@
 // <data-dir>/fixtures/peer; peers then do not verify each other's certificates, as in etcd).
 import { join } from "node:path";
 import { readTlsFile, selfSignedCert } from "../common/tls-files.js";
+import {
+  checkIdentityRule,
+  createTlsGate,
+  hasIdentityRule,
+  type CertIdentityRule,
+  type GateLogger,
+} from "../common/tls-gate.js";
 import type { PeerClientTls, PeerServerTls } from "./protocol.js";
 
 export interface PeerTlsConfig {
@@ -12,6 +19,9 @@ export interface PeerTlsConfig {
   peerClientCertAuth: boolean;
   peerAutoTls: boolean;
   dataDir: string;
+  peerCrlFile?: string;
+  peerCertAllowedCn?: string;
+  peerCertAllowedHostname?: string;
 }
 
 export interface PeerTls {
@@ -20,7 +30,11 @@ export interface PeerTls {
 }
 
 /** Undefined when no peer TLS is configured (plain h2c between members). */
-export function loadPeerTls(config: PeerTlsConfig, hosts: readonly string[]): PeerTls | undefined {
+export function loadPeerTls(
+  config: PeerTlsConfig,
+  hosts: readonly string[],
+  logger?: GateLogger,
+): PeerTls | undefined {
   let certFile = config.peerCertFile;
   let keyFile = config.peerKeyFile;
   let auto = false;
@@ -38,9 +52,24 @@ export function loadPeerTls(config: PeerTlsConfig, hosts: readonly string[]): Pe
   if (config.peerClientCertAuth && ca === undefined && !auto) {
     throw new Error("--peer-client-cert-auth needs --peer-trusted-ca-file to verify peer certificates");
   }
+  const identity: CertIdentityRule = {
+    allowedCn: config.peerCertAllowedCn ?? "",
+    allowedHostname: config.peerCertAllowedHostname ?? "",
+  };
+  checkIdentityRule(identity);
+  // As etcd 3.4 does, a trusted CA alone already makes peer certificates required.
+  const clientCertAuth = (config.peerClientCertAuth || ca !== undefined) && !auto;
+  const gate = createTlsGate({ identity, crlFile: config.peerCrlFile, requireCert: clientCertAuth, logger });
   return {
-    server: { cert, key, ca, clientCertAuth: config.peerClientCertAuth && !auto },
-    // A member presents its certificate to peers too (they may require client certificates).
-    client: { cert, key, ca, rejectUnauthorized: !auto },
+    server: { cert, key, ca, clientCertAuth, gate },
+    // A member presents its certificate to peers too (they may require client certificates), and
+    // holds theirs to the same CN/hostname rule, as etcd does.
+    client: {
+      cert,
+      key,
+      ca,
+      rejectUnauthorized: !auto,
+      ...(hasIdentityRule(identity) ? { identity } : {}),
+    },
   };
 }

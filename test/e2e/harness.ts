@@ -49,6 +49,12 @@ export const ETCD_MISSING: string | false = commandExists("etcd") ? false : "etc
 
 /** Every child process started by this harness, so cleanup can reach them all. */
 const liveChildren = new Set<ChildProcess>();
+
+/** Puts a process a test started itself under the harness's cleanup (killAll, exit). */
+export function registerChild(child: ChildProcess): void {
+  liveChildren.add(child);
+  child.once("exit", () => liveChildren.delete(child));
+}
 process.on("exit", () => {
   for (const child of liveChildren) child.kill("SIGKILL");
 });
@@ -81,6 +87,8 @@ export interface StartOptions {
   readyTimeoutMs?: number;
   /** The ports of the first attempt instead of free ones (tests of the harness itself). */
   firstPorts?: { client: number; peer: number };
+  /** The server's working directory (default: the repository root). */
+  cwd?: string;
 }
 
 export interface RunningServer {
@@ -220,7 +228,10 @@ export async function startServer(
     // Whether this launch (not an earlier one) logged etcd's readiness line.
     let readyLogged = false;
     let logTail = "";
-    const proc = spawn(cmd, [...prefix, ...args], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(cmd, [...prefix, ...args], {
+      cwd: opts.cwd ?? REPO_ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     child = proc;
     liveChildren.add(proc);
     let exitInfo: string | undefined;
