@@ -2,7 +2,8 @@
 // answers can be compared:
 //  1. a watch starting exactly at the compaction revision (and one below, one above);
 //  2. keep-alives of a lease past its expiry: the TTL-0 answer comes only once the lease's keys
-//     are deleted, and the stream goes on;
+//     are deleted, and the stream goes on; with the server stopped across the expiry, a keep-alive
+//     queued then is answered after a Range queued behind it (it waits for the revocation);
 //  3. metadata hasleader=true on watch streams: a 3-member cluster loses two members; the
 //     survivor's watch stream requiring a leader ends with "etcdserver: no leader", a new one is
 //     refused at once, and a stream without the metadata stays open.
@@ -10,13 +11,13 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { startLocalCluster } from "../../src/cli/local-cluster.js";
-import { freePort, healthy, killAll, memberFlags, REPO_ROOT, sleep } from "./harness.js";
+import { freePort, healthy, killAll, memberFlags, REPO_ROOT, sleep, type RunningServer } from "./harness.js";
 import { onBoth, PARITY_SKIP } from "./parity.js";
 
 // ---- a raw gRPC client ------------------------------------------------------------------------
@@ -274,6 +275,82 @@ async function keepAliveScenario(endpoint: string): Promise<KeepAliveObservation
   }
 }
 
+/** The pid of the server process started with this data dir (found through /proc). */
+function pidOf(dataDir: string): number {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      if (args.includes(dataDir) && args.includes("--data-dir")) return Number(entry);
+    } catch {
+      // the process went away
+    }
+  }
+  throw new Error(`no process with --data-dir ${dataDir}`);
+}
+
+interface PendingRevocationObservation {
+  expiredTtl: string;
+  /** A serializable Range sent right after the keep-alive, while the server was stopped. */
+  rangeSawKey: boolean;
+  /** Which answer came first: etcd's keep-alive waits for the revocation, the Range does not. */
+  order: string;
+  keyGoneAtAnswer: boolean;
+  headerRevisionMinusPut: string;
+}
+
+/**
+ * Makes the window between a lease's expiry and its revocation wide: the server is stopped
+ * (SIGSTOP) from before the expiry to after it, a keep-alive and then a serializable Range are
+ * queued meanwhile, and the server resumes (SIGCONT) with both waiting.
+ */
+async function pendingRevocationScenario(server: RunningServer): Promise<PendingRevocationObservation> {
+  const c = clients(server.endpoint);
+  const stream = c.lease.LeaseKeepAlive();
+  const pid = pidOf(server.dataDir);
+  let stopped = false;
+  try {
+    const grant = await unary(c.lease, "LeaseGrant", { TTL: "1", ID: "0" });
+    const id = String(grant["ID"]);
+    const put = await unary(c.kv, "Put", { key: b("pending"), value: b("v"), lease: id });
+    const putRev = Number((put["header"] as Msg)["revision"]);
+    const first = next(stream, (m) => m, 10_000);
+    stream.write({ ID: id });
+    const ttlMs = Number((await first)["TTL"]) * 1000;
+    const renewedAt = Date.now();
+    await sleep(ttlMs - 500);
+    process.kill(pid, "SIGSTOP");
+    stopped = true;
+    await sleep(renewedAt + ttlMs + 100 - Date.now()); // past the expiry, measured from before it
+    const order: string[] = [];
+    const answer = next(stream, (m) => m, 10_000).then((m) => (order.push("keep-alive"), m));
+    stream.write({ ID: id });
+    await sleep(20);
+    const range = unary(c.kv, "Range", { key: b("pending"), serializable: true }).then(
+      (r) => (order.push("range"), r),
+    );
+    await sleep(50); // both requests are on the socket
+    process.kill(pid, "SIGCONT");
+    stopped = false;
+    const expired = await answer;
+    const after = await unary(c.kv, "Range", { key: b("pending"), serializable: true });
+    const concurrent = await range;
+    stream.end();
+    return {
+      expiredTtl: String(expired["TTL"]),
+      rangeSawKey: (concurrent["kvs"] as Msg[]).length === 1,
+      order: order.join(" then "),
+      keyGoneAtAnswer: (after["kvs"] as Msg[]).length === 0,
+      headerRevisionMinusPut: String(Number((expired["header"] as Msg)["revision"]) - putRev),
+    };
+  } finally {
+    if (stopped) process.kill(pid, "SIGCONT");
+    stream.on("error", () => {});
+    stream.cancel();
+    c.close();
+  }
+}
+
 // ---- 3. hasleader on watch streams in a 3-member cluster ---------------------------------------
 
 const TIMING = ["--heartbeat-interval", "50", "--election-timeout", "500"];
@@ -431,6 +508,24 @@ describe("watch and lease parity with etcd 3.4", { skip: PARITY_SKIP }, () => {
     const { headerRevisionMinusPut: _k, ...kvorumRest } = kvorum;
     assert.deepEqual(kvorumRest, etcdRest);
   });
+
+  test(
+    "a keep-alive that arrives while the expired lease's revocation is pending",
+    { timeout: 120_000 },
+    async (t) => {
+      const { etcd, kvorum } = await onBoth(pendingRevocationScenario);
+      t.diagnostic(`etcd: ${JSON.stringify(etcd)}`);
+      t.diagnostic(`kvorum: ${JSON.stringify(kvorum)}`);
+      assert.deepEqual(etcd, {
+        expiredTtl: "0",
+        rangeSawKey: true,
+        order: "range then keep-alive",
+        keyGoneAtAnswer: true,
+        headerRevisionMinusPut: "0",
+      });
+      assert.deepEqual(kvorum, etcd);
+    },
+  );
 
   test(
     "hasleader=true on watch streams when the member loses its leader",
