@@ -27,6 +27,8 @@ export interface ApiOptions {
   maxTxnOps: number;
   /** --max-request-bytes */
   maxRequestBytes: number;
+  /** --election-timeout: how often streams requiring a leader check for one (default 1000). */
+  electionTimeoutMs?: number;
   logger?: MemberLogger;
 }
 

@@ -218,6 +218,7 @@ export async function runServer(
       createHandlerTable(member, {
         maxTxnOps: config.maxTxnOps,
         maxRequestBytes: config.maxRequestBytes,
+        electionTimeoutMs: config.electionTimeoutMs,
         logger,
       }),
       metrics,

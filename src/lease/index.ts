@@ -7,7 +7,13 @@ export {
   MAX_LEASE_TTL_SECONDS,
   minLeaseTtlSeconds,
 } from "./config.js";
-export { LeaseNotPrimaryError } from "./errors.js";
+export {
+  KeepAliveLeaseNotFoundError,
+  LeaseExpiredError,
+  LeaseNotPrimaryError,
+  type ExpiredLeaseOutcome,
+} from "./errors.js";
+export { keepAlive, renewLease } from "./renew.js";
 export { LeaseIdGenerator } from "./id-generator.js";
 export { BackendLeaseStore, LEASE_TABLE, type LeaseBackend } from "./backend-lease-store.js";
 export { MemoryLeaseStore, type LeaseRecord, type LeaseStore } from "./lease-store.js";

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import { Errors } from "../mvcc/errors.js";
+import { LeaseExpiredError } from "./errors.js";
 import { manualLessor } from "./test-helpers.js";
 
 const seed = process.env.KVORUM_SEED !== undefined ? Number(process.env.KVORUM_SEED) : Date.now() ^ 0x1ea5e;
@@ -70,8 +71,10 @@ test(`leader-only expiry matches a deadline model (seed ${seed})`, () => {
               break;
             case "renew":
               if (!leader) assert.throws(() => lessor.renew(o.id));
-              else if (!ttl.has(o.id) || deadline.get(o.id)! <= clock.now()) {
+              else if (!ttl.has(o.id)) {
                 assert.throws(() => lessor.renew(o.id), { message: Errors.leaseNotFound().message });
+              } else if (deadline.get(o.id)! <= clock.now()) {
+                assert.throws(() => lessor.renew(o.id), LeaseExpiredError);
               } else {
                 assert.equal(lessor.renew(o.id), ttl.get(o.id));
                 deadline.set(o.id, clock.now() + ttl.get(o.id)! * 1000);

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { EtcdError } from "../mvcc/errors.js";
-import { LeaseNotPrimaryError } from "./errors.js";
+import { LeaseExpiredError, LeaseNotPrimaryError } from "./errors.js";
 import { MemoryLeaseStore } from "./lease-store.js";
 import { k, manualLessor, str } from "./test-helpers.js";
 
@@ -161,13 +161,13 @@ describe("renew (keep-alive)", () => {
     assert.deepEqual(lessor.expired(), [1n]);
   });
 
-  test("unknown lease -> not found; an expired lease awaiting revocation -> not found", () => {
+  test("unknown lease -> not found; an expired lease awaiting revocation -> wait for it", () => {
     const { lessor, clock } = manualLessor();
     lessor.promote(0);
     assert.throws(() => lessor.renew(4n), NOT_FOUND);
     lessor.grant(4n, 5);
     clock.advance(5_000);
-    assert.throws(() => lessor.renew(4n), NOT_FOUND);
+    assert.throws(() => lessor.renew(4n), LeaseExpiredError);
     assert.ok(lessor.exists(4n), "renewing does not revoke: that goes through raft");
   });
 });

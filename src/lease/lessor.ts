@@ -13,7 +13,7 @@ import {
   DEFAULT_MIN_TTL_SECONDS,
   MAX_LEASE_TTL_SECONDS,
 } from "./config.js";
-import { LeaseNotPrimaryError } from "./errors.js";
+import { LeaseExpiredError, LeaseNotPrimaryError, type ExpiredLeaseOutcome } from "./errors.js";
 import { ExpiryQueue } from "./expiry-queue.js";
 import { spreadExpiries } from "./expiry-spread.js";
 import { KeySet } from "./key-set.js";
@@ -65,6 +65,8 @@ interface Lease {
   at: number;
   /** Position in the expiry queue (managed by ExpiryQueue; -1 when not queued). */
   heapIndex: number;
+  /** Keep-alives waiting, on this expired lease, for its revocation or a demotion. */
+  waiters?: Array<(outcome: ExpiredLeaseOutcome) => void>;
 }
 
 const newLease = (id: LeaseId, ttl: number): Lease => ({
@@ -109,6 +111,7 @@ export class Lessor implements LeaseRegistry {
    * minimum are raised, as etcd does. On a leader every lease restarts at its full TTL.
    */
   restore(store: LeaseStore, leasedKeys: Iterable<readonly [LeaseId, Uint8Array]>): RestoreSummary {
+    const previous = this.leasesById;
     this.store = store;
     this.leasesById = new Map();
     this.queue.clear();
@@ -127,6 +130,11 @@ export class Lessor implements LeaseRegistry {
       }
     }
     if (this.primary) this.armAll(0);
+    // Waiting keep-alives: a lease gone from the new table was revoked; for one still there the
+    // expiry was reset, so the keep-alive is asked again (as after a leader change).
+    for (const lease of previous.values()) {
+      settle(lease, this.leasesById.has(lease.id) ? "demoted" : "revoked");
+    }
     return { leases: this.leasesById.size, keys, orphanKeys };
   }
 
@@ -158,6 +166,7 @@ export class Lessor implements LeaseRegistry {
     this.store.delete(id);
     this.leasesById.delete(id);
     this.queue.remove(lease);
+    settle(lease, "revoked");
     return lease.keys.sorted();
   }
 
@@ -168,15 +177,19 @@ export class Lessor implements LeaseRegistry {
 
   /**
    * A keep-alive: restarts the lease's countdown and returns its granted TTL. Leader only (throws
-   * LeaseNotPrimaryError elsewhere). Throws Errors.leaseNotFound for an unknown lease, and also for
-   * one that has already expired: its revocation is on its way, and etcd, which waits for that
-   * revocation to finish, then answers "not found" too.
+   * LeaseNotPrimaryError elsewhere). Throws Errors.leaseNotFound for an unknown lease. A lease past
+   * its expiry is not renewed: LeaseExpiredError is thrown, whose outcome settles when the lease's
+   * revocation is applied ("revoked") or this member stops leading first ("demoted"), as etcd's
+   * lessor waits for either before it answers (see renewLease in renew.ts).
    */
   renew(id: LeaseId): number {
     if (!this.primary) throw new LeaseNotPrimaryError();
     const lease = this.mustGet(id);
     const now = this.clock.now();
-    if (lease.expiry <= now) throw Errors.leaseNotFound();
+    if (lease.expiry <= now) {
+      const waiters = (lease.waiters ??= []);
+      throw new LeaseExpiredError(new Promise((resolve) => waiters.push(resolve)));
+    }
     this.arm(lease, now, 0);
     return lease.ttl;
   }
@@ -238,7 +251,10 @@ export class Lessor implements LeaseRegistry {
   demote(): void {
     this.primary = false;
     this.queue.clear();
-    for (const lease of this.leasesById.values()) lease.expiry = FOREVER;
+    for (const lease of this.leasesById.values()) {
+      lease.expiry = FOREVER;
+      settle(lease, "demoted");
+    }
   }
 
   /**
@@ -287,4 +303,12 @@ export class Lessor implements LeaseRegistry {
     for (const lease of leases) lease.at = lease.expiry;
     this.queue.reset(leases);
   }
+}
+
+/** Ends the waits of the keep-alives parked on an expired lease. */
+function settle(lease: Lease, outcome: ExpiredLeaseOutcome): void {
+  const waiters = lease.waiters;
+  if (waiters === undefined) return;
+  lease.waiters = undefined;
+  for (const resolve of waiters) resolve(outcome);
 }

@@ -369,12 +369,17 @@ class Model {
   }
 
   readEvents(from: number, to: number, max: number): unknown {
-    if (from <= this.compacted) fail(E.compacted);
+    if (from < this.compacted) fail(E.compacted);
     const end = Math.min(to, this.rev);
     const events: Array<{ revision: number; event: MEvent }> = [];
     let last = end;
     for (let r = Math.max(from, 1); r <= end; r++) {
-      const evs = this.events.get(r) ?? [];
+      let evs = this.events.get(r) ?? [];
+      if (r === this.compacted) {
+        // What compaction keeps of its own revision: each key's last change there, if a put.
+        const lastOf = new Map(evs.map((e) => [e.kv.key, e]));
+        evs = evs.filter((e) => e.type === EventType.PUT && lastOf.get(e.kv.key) === e);
+      }
       if (evs.length > 0 && events.length >= max) {
         last = r - 1;
         break;

@@ -567,7 +567,7 @@ for (const kind of BACKEND_KINDS) {
         assert.equal(seen[2]![1][0]!.kv.modRevision, 4);
       });
 
-      test("readEvents returns whole revisions up to maxEvents and fails below compaction", () => {
+      test("readEvents returns whole revisions up to maxEvents, fails below compaction, keeps its puts at it", () => {
         seed(); // events at 2..8, one each
         s.txn({ compare: [], success: [put("x"), put("y"), put("z")], failure: [] }); // rev 9: 3 events
         let r = s.readEvents(2, 100, 3);
@@ -585,8 +585,13 @@ for (const kind of BACKEND_KINDS) {
           [EventType.DELETE, "d", 8, 0],
         );
         s.compact(4);
-        assert.throws(() => s.readEvents(4, 10, 10), err(Errors.compacted));
+        assert.throws(() => s.readEvents(3, 10, 10), err(Errors.compacted));
         assert.equal(s.readEvents(5, 10, 10).events[0]!.revision, 5);
+        // The compaction revision itself: what compaction keeps of it (a put, not a delete).
+        const kept = s.readEvents(4, 4, 10);
+        assert.deepEqual([kept.events.map((e) => dec(e.event.kv.key)), kept.lastRevision], [["c"], 4]);
+        s.compact(8);
+        assert.deepEqual(s.readEvents(8, 8, 10), { events: [], lastRevision: 8 });
       });
 
       test("valueBefore gives the pair just before a revision", () => {

@@ -15,6 +15,7 @@ import { KvReader } from "./reader.js";
 import {
   ChangeKind,
   decodeRevisionKey,
+  escapeKey,
   META,
   metaValue,
   readMetaValue,
@@ -298,13 +299,16 @@ export class MvccStore {
    * the revision that reaches maxEvents (at least one revision is returned when there is one).
    * lastRevision: the last revision fully covered (toRev, capped at the current revision, when
    * the scan reached the end). DELETE events have no prevKv here; use valueBefore.
+   * fromRev may equal the compaction revision: that revision then yields only what compaction
+   * keeps of it (each key's put there, no deletes), as etcd's watch replays it.
    */
   readEvents(
     fromRev: number,
     toRev: number,
     maxEvents: number,
   ): { events: RevisionEvent[]; lastRevision: number } {
-    if (fromRev <= this.compactRevision()) throw Errors.compacted();
+    const compacted = this.compactRevision();
+    if (fromRev < compacted) throw Errors.compacted();
     const current = this.currentRevision();
     const events: RevisionEvent[] = [];
     const endRev = Math.min(toRev, current);
@@ -318,10 +322,23 @@ export class MvccStore {
         break;
       }
       const change = decodeChange(rev, value);
+      if (rev === compacted && !this.keptByCompaction(change.kind, change.kv.key, key)) continue;
       const type = change.kind === ChangeKind.PUT ? EventType.PUT : EventType.DELETE;
       events.push({ revision: rev, event: { type, kv: change.kv } });
     }
     return { events, lastRevision };
+  }
+
+  /**
+   * Whether a change at the compaction revision survives compaction: a put that is its key's
+   * newest change there. Decided from the history table, so rows that a still running physical
+   * compaction has yet to remove are skipped too.
+   */
+  private keptByCompaction(kind: ChangeKind, userKey: Uint8Array, revKey: Uint8Array): boolean {
+    if (kind !== ChangeKind.PUT) return false;
+    const { rev, sub } = decodeRevisionKey(revKey);
+    const row = this.reader.historyAt(escapeKey(userKey), rev);
+    return row !== undefined && row.rev === rev && row.sub === sub;
   }
 
   /** The key's KeyValue just before revision (what prev_kv reports for a change at revision). */

@@ -144,6 +144,8 @@ export interface MemberApi {
   memberPromote(id: bigint, opts?: RequestOptions): Promise<MemberInfo[]>;
   /** A learner serves only Status and serializable Range (etcd: "rpc not supported for learner"). */
   isLearner(): boolean;
+  /** The leader this member knows of, 0n when it has none (streams requiring a leader end then). */
+  leaderId(): bigint;
 }
 
 /**

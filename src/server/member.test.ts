@@ -227,6 +227,24 @@ for (const storage of ["memory", "disk"] as const) {
       });
     });
 
+    test("a keep-alive on an expired, not yet revoked lease answers 'not found' once the keys are gone", async () => {
+      await withMember(storage, async (m, { clock }) => {
+        const g = await m.leaseGrant({ id: 0n, ttl: 5 });
+        const put = await m.put({ key: enc("exp"), value: enc("v"), lease: g.id });
+        clock.advance(5_000 + 100 + 1_000); // past expiry; the revocation is proposed on a later tick
+        const err = await m.leaseRenew(g.id).then(
+          () => assert.fail("an expired lease was renewed"),
+          (e: unknown) => e,
+        );
+        assert.ok(err instanceof EtcdError);
+        assert.equal(err.message, "etcdserver: requested lease not found");
+        // etcd's lessor answers only after the revocation: the key is already deleted.
+        assert.equal((await m.range({ key: enc("exp"), serializable: true })).kvs.length, 0);
+        // The answer's header revision is the one from before the wait, as etcd's.
+        assert.equal((err as EtcdError & { revision?: number }).revision, put.header.revision);
+      });
+    });
+
     test("watch: created response, then PUT and DELETE events with prev_kv", async () => {
       await withMember(storage, async (m) => {
         const got: WatchResponse[] = [];

@@ -43,6 +43,8 @@ import {
   minLeaseTtlSeconds,
   revokeLease,
   grantLease,
+  keepAlive,
+  renewLease,
   systemClock,
   type Clock,
 } from "../lease/index.js";
@@ -617,15 +619,10 @@ export class Member implements MemberApi {
 
   async leaseRenew(id: LeaseId, opts?: RequestOptions): Promise<{ ttl: number; revision: number }> {
     this.checkRunning(opts);
-    try {
-      const ttl = this.lessor.renew(id);
-      return { ttl, revision: this.store.currentRevision() };
-    } catch (err) {
-      if (!(err instanceof LeaseNotPrimaryError)) throw err;
-    }
-    // Only the leader keeps lease deadlines: a follower asks it, as etcd does.
-    const answer = (await this.askLeader("lease-renew", { id: id.toString() }, opts)) as { ttl: number };
-    return { ttl: answer.ttl, revision: this.store.currentRevision() };
+    // A follower asks the leader, which alone keeps lease deadlines, as etcd does.
+    const askLeader = async () =>
+      ((await this.askLeader("lease-renew", { id: id.toString() }, opts)) as { ttl: number }).ttl;
+    return keepAlive(this.lessor, id, this.store.currentRevision(), askLeader);
   }
 
   async leaseTimeToLive(id: LeaseId, keys: boolean, opts?: RequestOptions): Promise<LeaseTimeToLiveResult> {
@@ -730,7 +727,7 @@ export class Member implements MemberApi {
     switch (method) {
       case "lease-renew": {
         try {
-          return { ttl: this.lessor.renew(id) };
+          return { ttl: await renewLease(this.lessor, id) };
         } catch (err) {
           if (err instanceof LeaseNotPrimaryError) throw ServerErrors.notLeader();
           throw err;

@@ -8,6 +8,7 @@ import { clusterHandlers } from "./cluster.js";
 import { electionHandlers } from "./election.js";
 import { healthHandlers } from "./health.js";
 import { kvHandlers } from "./kv.js";
+import { guardLeader } from "./leader-guard.js";
 import { guardLearner } from "./learner-guard.js";
 import { leaseHandlers } from "./lease.js";
 import { lockHandlers } from "./lock.js";
@@ -31,5 +32,5 @@ export function createHandlerTable(member: MemberApi, opts: ApiOptions): Handler
   ]) {
     for (const [path, handler] of part) table.set(path, handler);
   }
-  return guardLearner(table, member);
+  return guardLearner(guardLeader(table, member, opts.electionTimeoutMs ?? 1000), member);
 }

@@ -1,4 +1,5 @@
 // etcdserverpb.Lease: LeaseGrant, LeaseRevoke, LeaseKeepAlive (bidi), LeaseTimeToLive, LeaseLeases.
+import { KeepAliveLeaseNotFoundError } from "../../lease/index.js";
 import { EtcdError, Errors } from "../../mvcc/errors.js";
 import type { MemberApi } from "../../server/member-api.js";
 import { boolField, int64Field, numberField, plainHeader, type ApiOptions } from "../convert.js";
@@ -42,7 +43,11 @@ export function leaseHandlers(member: MemberApi, _opts: ApiOptions): HandlerTabl
               if (ended) return;
               // An unknown or expired lease is answered with TTL 0 and the stream goes on (etcd).
               if (err instanceof EtcdError && err.message === LEASE_NOT_FOUND) {
-                const { revision } = await member.status().catch(() => ({ revision: 0 }));
+                // etcd's header is filled when the request comes in, before any wait.
+                const { revision } =
+                  err instanceof KeepAliveLeaseNotFoundError
+                    ? err
+                    : await member.status().catch(() => ({ revision: 0 }));
                 out.send({ header: plainHeader(member, { revision }), ID: id.toString(), TTL: "0" });
               } else {
                 finish(err);

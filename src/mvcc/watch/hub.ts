@@ -119,7 +119,9 @@ export class WatchHub {
   register(w: Watcher): void {
     if (w.options.progressNotify) this.progressWatchers.add(w);
     const compactRev = this.source.compactRevision();
-    if (w.nextRev <= compactRev) {
+    // etcd cancels a watcher only when its start is below the compaction revision: the revision
+    // itself is served with what compaction kept of it.
+    if (w.nextRev < compactRev) {
       this.cancelCompacted(w, compactRev);
       return;
     }
@@ -256,6 +258,9 @@ export class WatchHub {
     const kv = ev.kv;
     // etcd does not look up a previous value for a create (the key did not exist before).
     if (ev.type === EventType.PUT && kv.createRevision === kv.modRevision) return { type: ev.type, kv };
+    // Nor for an event at the compaction revision: its previous revision is compacted away, and
+    // etcd's lookup there fails and is left out.
+    if (kv.modRevision - 1 < this.source.compactRevision()) return { type: ev.type, kv };
     const prevKv = this.source.valueBefore(kv.key, kv.modRevision);
     return prevKv ? { type: ev.type, kv, prevKv } : { type: ev.type, kv };
   }
@@ -309,7 +314,7 @@ export class WatchHub {
     const batch: Watcher[] = [];
     for (const w of this.unsynced) {
       if (w.stream.blocked || !w.active) continue;
-      if (w.nextRev <= compactRev) this.cancelCompacted(w, compactRev);
+      if (w.nextRev < compactRev) this.cancelCompacted(w, compactRev);
       else if (w.nextRev > head) this.markSynced(w);
       else batch.push(w);
       if (batch.length >= this.catchUpMaxWatchers) break;

@@ -43,11 +43,12 @@ export class MemoryWatchSource implements WatchSource {
 
   readEvents(fromRev: number, toRev: number, maxEvents: number): ReadEventsResult {
     this.readEventsCalls++;
-    if (fromRev <= this.compacted) throw Errors.compacted();
+    if (fromRev < this.compacted) throw Errors.compacted();
     const events: ReadEventsResult["events"] = [];
     const last = Math.min(toRev, this.revision);
     for (let rev = Math.max(fromRev, 2); rev <= last; rev++) {
-      const revEvents = this.log[rev - 2]!;
+      let revEvents = this.log[rev - 2]!;
+      if (rev === this.compacted) revEvents = keptByCompaction(revEvents);
       if (events.length > 0 && events.length + revEvents.length > maxEvents)
         return { events, lastRevision: rev - 1 };
       for (const event of revEvents) events.push({ revision: rev, event });
@@ -126,10 +127,17 @@ export class MemoryWatchSource implements WatchSource {
     return this.options.livePrevKv && prev ? { type, kv, prevKv: prev } : { type, kv };
   }
 
-  /** Compacts history at `revision` (events <= it can no longer be read). */
+  /** Compacts history at `revision` (events below it can no longer be read; see keptByCompaction). */
   compact(revision: number): void {
     if (revision <= this.compacted) throw Errors.compacted();
     if (revision > this.revision) throw Errors.futureRevision();
     this.compacted = revision;
   }
+}
+
+/** What compaction at a revision keeps of its own events: each key's last change there, if a put. */
+function keptByCompaction(events: MvccEvent[]): MvccEvent[] {
+  const lastOf = new Map<string, MvccEvent>();
+  for (const ev of events) lastOf.set(keyString(ev.kv.key), ev);
+  return events.filter((ev) => ev.type === EventType.PUT && lastOf.get(keyString(ev.kv.key)) === ev);
 }

@@ -28,9 +28,13 @@ export type WatchSource = {
   /**
    * Events of revisions fromRev..toRev from the backend, whole revisions only (at least one
    * revision even if it holds more than maxEvents). Throws Errors.compacted() if
-   * fromRev <= compactRevision().
+   * fromRev < compactRevision(); the compaction revision itself yields only what compaction kept
+   * of it: each key's put that is the key's last change there (deletes are gone).
    */
   readEvents(fromRev: number, toRev: number, maxEvents: number): ReadEventsResult;
-  /** The key's KeyValue just before `revision` (for prev_kv), undefined if it did not exist. */
+  /**
+   * The key's KeyValue just before `revision` (for prev_kv), undefined if it did not exist. The
+   * hub does not ask for a revision below compactRevision() (etcd reports no prev_kv there).
+   */
   valueBefore(key: Uint8Array, revision: number): KeyValue | undefined;
 };

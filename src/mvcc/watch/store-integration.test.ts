@@ -82,6 +82,38 @@ test("compaction on the real store cancels an old start and a blocked watcher", 
   assert.deepEqual([last.watchId, last.canceled, last.compactRevision], [slowId, true, 4]);
 });
 
+test("on the real store a start at the compaction revision replays its kept puts, before and after physical compaction", () => {
+  for (const physical of [false, true]) {
+    const { store, scheduler, hub } = setup();
+    store.put({ key: enc("a"), value: enc("1") }); // 2
+    store.put({ key: enc("a"), value: enc("2") }); // 3
+    store.txn({
+      compare: [],
+      success: [
+        { requestPut: { key: enc("b"), value: enc("1") } },
+        { requestDeleteRange: { key: enc("a") } },
+        { requestPut: { key: enc("c"), value: enc("1") } },
+      ],
+      failure: [],
+    }); // 4
+    store.put({ key: enc("b"), value: enc("2") }); // 5
+    store.compact(4);
+    if (physical) store.finishCompaction();
+    const sink = new RecordingSink();
+    const stream = hub.openStream(sink);
+    stream.createWatch({ key: enc("\0"), rangeEnd: enc("\0"), startRevision: 4, prevKv: true });
+    stream.createWatch({ key: enc("\0"), rangeEnd: enc("\0"), startRevision: 3 });
+    scheduler.runAll();
+    assert.deepEqual(
+      sink.responses.filter((r) => r.watchId === 0).flatMap((r) => r.events.map(line)),
+      ["PUT b=1@4", "PUT c=1@4", "PUT b=2@5 prev=1@4"],
+      `physical=${physical}`,
+    );
+    const cancel = sink.responses.find((r) => r.watchId === 1 && r.canceled);
+    assert.equal(cancel?.compactRevision, 4, `physical=${physical}`);
+  }
+});
+
 type Op = { put: number; value: number } | { del: number } | { txn: number[] };
 const KEYS = ["p/a", "p/b", "p/c", "q"];
 

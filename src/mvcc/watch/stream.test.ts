@@ -156,7 +156,7 @@ describe("cancel, compaction, close", () => {
     assert.equal(stream.cancelWatch(42), false);
   });
 
-  test("a start revision at or below the compaction point gets created, then a compacted cancel", () => {
+  test("a start revision below the compaction point gets created, then a compacted cancel", () => {
     const { source, sink, stream, hub } = rig();
     for (let i = 0; i < 4; i++) source.put(enc("k"), enc(`${i}`));
     source.compact(3);
@@ -168,6 +168,39 @@ describe("cancel, compaction, close", () => {
       [id, true, 3, 0],
     );
     assert.equal(hub.stats().unsynced + hub.stats().synced, 0);
+  });
+
+  test("a start exactly at the compaction revision is served with what compaction kept of it", () => {
+    // etcd 3.4 cancels only a start below the compaction revision. The revision itself keeps each
+    // key's put there (without prev_kv: the revision before is gone); its deletes are gone.
+    const { source, scheduler, sink, stream } = rig();
+    source.put(enc("a"), enc("1")); // 2
+    source.put(enc("b"), enc("1")); // 3
+    source.put(enc("a"), enc("2")); // 4
+    source.put(enc("c"), enc("1")); // 5
+    source.delete(enc("c")); // 6
+    source.put(enc("a"), enc("3")); // 7
+    source.compact(4);
+    const atR = stream.createWatch({ key: enc("\0"), rangeEnd: enc("\0"), startRevision: 4, prevKv: true });
+    const below = stream.createWatch({ key: enc("\0"), rangeEnd: enc("\0"), startRevision: 3 });
+    const above = stream.createWatch({ key: enc("\0"), rangeEnd: enc("\0"), startRevision: 5 });
+    scheduler.runAll();
+    const withPrev = sink.responses
+      .filter((r) => r.watchId === atR)
+      .flatMap((r) =>
+        r.events.map((e) => `${dec(e.kv.key)}@${e.kv.modRevision}<${e.prevKv ? dec(e.prevKv.value) : "-"}`),
+      );
+    assert.deepEqual(withPrev, ["a@4<-", "c@5<-", "c@6<1", "a@7<2"]);
+    const cancel = sink.responses.find((r) => r.watchId === below && r.canceled)!;
+    assert.deepEqual([cancel.compactRevision, cancel.events.length], [4, 0]);
+    assert.deepEqual(sink.eventLines(above), ["PUT c=1@5", "DEL c=@6", "PUT a=3@7"]);
+
+    source.compact(6); // a delete at the compaction revision is not replayed
+    const atDelete = stream.createWatch({ key: enc("\0"), rangeEnd: enc("\0"), startRevision: 6 });
+    scheduler.runAll();
+    assert.deepEqual(sink.eventLines(atDelete), ["PUT a=3@7"]);
+    source.put(enc("a"), enc("4")); // 8, live
+    assert.deepEqual(sink.eventLines(atDelete), ["PUT a=3@7", "PUT a=4@8"]);
   });
 
   test("close drops every watcher silently", () => {

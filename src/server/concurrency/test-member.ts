@@ -125,6 +125,9 @@ export class TestMember implements MemberApi {
   isLearner(): boolean {
     return false;
   }
+  leaderId(): bigint {
+    return 1n;
+  }
 
   async close(): Promise<void> {
     this.hub.close();
