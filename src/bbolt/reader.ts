@@ -91,6 +91,22 @@ export class BoltReader {
     return this.iterate(ref);
   }
 
+  /** Levels of the top-level bucket's tree: 0 for an inline bucket, 1 for a single leaf page. */
+  depth(name: Uint8Array | string): number {
+    const ref = this.findBucket({ root: this.meta.root }, name);
+    if (ref === undefined) throw new Error(`bbolt: bucket ${String(name)} not found`);
+    if (!("root" in ref)) return 0;
+    let levels = 1;
+    for (let id = ref.root; (this.header(id).flags & PageFlag.branch) !== 0; levels++)
+      id = this.branchChildren(id)[0]!.pgid;
+    return levels;
+  }
+
+  /** Whether the top-level bucket is stored inline in the root bucket's leaf. */
+  isInline(name: Uint8Array | string): boolean {
+    return this.depth(name) === 0;
+  }
+
   /** Every top-level bucket with its plain key/value entries, in order. */
   *walk(): Iterable<{ bucket: Buffer; key: Buffer; value: Buffer }> {
     for (const bucket of this.bucketNames())
