@@ -4,7 +4,8 @@
 //    and key count for both, and `kvorumctl snapshot status` prints what etcdctl prints.
 // 2. Kvorum's snapshot restored with `etcdctl snapshot restore` and served by real etcd: the same
 //    keys with the same revisions and versions, the same lease, the same compaction point.
-// 3. Random databases from Kvorum's bbolt writer (with the SHA-256 appended): etcdctl's status
+// 3. Both snapshots restored with `kvorumctl snapshot restore` and served by Kvorum: the same.
+// 4. Random databases from Kvorum's bbolt writer (with the SHA-256 appended): etcdctl's status
 //    (which runs bbolt's consistency check) matches the contents and kvorumctl's output.
 
 import { after, test } from "node:test";
@@ -124,11 +125,12 @@ test(
     const etcd = await startServer("etcd");
     const kvorum = await startServer("kvorum");
     try {
-      await workload(etcd);
+      const etcdLease = await workload(etcd);
       const { leaseId } = await workload(kvorum);
       const etcdFile = await save(etcd, "etcd.db");
       const kvorumFile = await save(kvorum, "kvorum.db");
       const served = await getAll(kvorum);
+      const etcdServed = await getAll(etcd);
 
       // The same revision and number of keys as etcd after the same workload.
       const e = JSON.parse(status(etcdFile)) as { revision: number; totalKey: number };
@@ -176,6 +178,50 @@ test(
         assert.equal((await getAll(restored)).revision, String(k.revision + 1));
       } finally {
         await restored.stop();
+      }
+
+      // kvorumctl snapshot restore: Kvorum's and etcd's snapshots become Kvorum data dirs.
+      const sources = [
+        { file: kvorumFile, served, lease: leaseId },
+        { file: etcdFile, served: etcdServed, lease: etcdLease.leaseId },
+      ];
+      for (const [i, source] of sources.entries()) {
+        const peerPort = await freePort();
+        const dir = join(work, `kvorum-restored-${i}`);
+        const r = kvorumctl([
+          "snapshot",
+          "restore",
+          source.file,
+          "--name",
+          "e2e",
+          "--data-dir",
+          dir,
+          "--initial-cluster",
+          `e2e=http://127.0.0.1:${peerPort}`,
+          "--initial-advertise-peer-urls",
+          `http://127.0.0.1:${peerPort}`,
+        ]);
+        assert.equal(r.code, 0, r.stderr);
+        const member = await startServer("kvorum", {
+          dataDir: dir,
+          firstPorts: { client: await freePort(), peer: peerPort },
+        });
+        try {
+          const got = await getAll(member);
+          assert.deepEqual(got, source.served, `kvorumctl restore of ${source.file}`);
+          assert.equal(await ok(member, ["lease", "list"]), `found 1 leases\n${source.lease}\n`);
+          const compactRev = Number(got.revision) - 4;
+          assert.match(
+            await ok(member, ["get", "k/3", "--rev", String(compactRev), "-w", "json"]),
+            /"count":1/,
+          );
+          const old = await etcdctl(member, ["get", "k/3", "--rev", String(compactRev - 1)]);
+          assert.match(old.stderr, /required revision has been compacted/);
+          await ok(member, ["put", "k/new", "x"]);
+          assert.equal((await getAll(member)).revision, String(Number(got.revision) + 1));
+        } finally {
+          await member.stop();
+        }
       }
     } finally {
       await etcd.stop();
