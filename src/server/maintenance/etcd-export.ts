@@ -13,7 +13,7 @@
 //   auth       authRevision 1 (Kvorum keeps no auth state); authUsers, authRoles empty
 //
 // The backend given must not change while the export runs (a private copy): the export yields to
-// the event loop every few hundred rows, so a live backend could change between chunks.
+// the event loop every few hundred rows or milliseconds, so a live backend could change between chunks.
 
 import type { Backend } from "../../mvcc/backend.js";
 import { decodeChange } from "../../mvcc/codec.js";
@@ -41,8 +41,10 @@ import {
 import { ALARM_TABLE } from "./alarms.js";
 
 export interface EtcdExportOptions {
-  /** Rows handled between two yields to the event loop (default 512). */
+  /** Rows handled at most between two yields to the event loop (default 512). */
   rowsPerSlice?: number;
+  /** Milliseconds spent at most between two yields, give or take one row (default 10). */
+  sliceMs?: number;
 }
 
 /** What the export wrote, for logs and tests. */
@@ -59,11 +61,14 @@ type Row = [Buffer, Buffer];
 
 export async function exportEtcdBackend(backend: Backend, opts: EtcdExportOptions = {}): Promise<EtcdExport> {
   const perSlice = opts.rowsPerSlice ?? 512;
+  const sliceMs = opts.sliceMs ?? 10;
   let rowsInSlice = 0;
+  let sliceStart = performance.now();
   const pace = async (): Promise<void> => {
-    if (++rowsInSlice < perSlice) return;
-    rowsInSlice = 0;
+    if (++rowsInSlice < perSlice && performance.now() - sliceStart < sliceMs) return;
     await new Promise<void>((resolve) => setImmediate(resolve));
+    rowsInSlice = 0;
+    sliceStart = performance.now();
   };
 
   const meta = backend.table(TABLES.meta);
