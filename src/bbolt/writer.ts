@@ -48,8 +48,16 @@ function compare(a: Uint8Array, b: Uint8Array): number {
   return Buffer.compare(a, b);
 }
 
+/**
+ * Receives each finished page (with its overflow pages) and its byte offset in the file as soon as
+ * it is written, in file order from page 3 on. Pages 0-2 come from finish().
+ */
+export type PageSink = (pages: Buffer, offset: number) => void;
+
 export interface BoltWriterOptions {
   pageSize?: number;
+  /** Where finished pages go; without one they are kept and finish() returns them all. */
+  sink?: PageSink;
 }
 
 /** The file being built: whole pages in page-id order from page FIRST_DATA_PAGE on. */
@@ -57,7 +65,10 @@ class PageFile {
   readonly chunks: Buffer[] = [];
   next = FIRST_DATA_PAGE;
 
-  constructor(readonly pageSize: number) {}
+  constructor(
+    readonly pageSize: number,
+    private readonly sink: PageSink | undefined,
+  ) {}
 
   /** Allocates enough consecutive pages for size bytes; returns the zeroed buffer and its id. */
   allocate(size: number): { buf: Buffer; id: number; overflow: number } {
@@ -65,8 +76,13 @@ class PageFile {
     const buf = Buffer.alloc(count * this.pageSize);
     const id = this.next;
     this.next += count;
-    this.chunks.push(buf);
     return { buf, id, overflow: count - 1 };
+  }
+
+  /** Hands a written page on (pages are committed in allocation order). */
+  commit(buf: Buffer, id: number): void {
+    if (this.sink !== undefined) this.sink(buf, id * this.pageSize);
+    else this.chunks.push(buf);
   }
 }
 
@@ -149,6 +165,7 @@ export class TreeBuilder {
   private flushLeaf(): void {
     const { buf, id, overflow } = this.file.allocate(this.leafBytes);
     writeLeaf(buf, 0, id, overflow, this.leaf);
+    this.file.commit(buf, id);
     const first = this.leaf[0]?.key ?? new Uint8Array(0);
     this.leaf = [];
     this.leafBytes = PAGE_HEADER_SIZE;
@@ -168,6 +185,7 @@ export class TreeBuilder {
     const level = this.levels[levelIndex]!;
     const { buf, id, overflow } = this.file.allocate(level.bytes);
     writeBranch(buf, id, overflow, level.elems);
+    this.file.commit(buf, id);
     const first = level.elems[0]!.key;
     level.elems = [];
     level.bytes = PAGE_HEADER_SIZE;
@@ -201,11 +219,16 @@ export class BoltWriter {
     const pageSize = opts.pageSize ?? DEFAULT_PAGE_SIZE;
     if (!Number.isInteger(pageSize) || pageSize < 1024 || (pageSize & (pageSize - 1)) !== 0)
       throw new RangeError(`bbolt: bad page size ${pageSize}`);
-    this.file = new PageFile(pageSize);
+    this.file = new PageFile(pageSize, opts.sink);
   }
 
   get pageSize(): number {
     return this.file.pageSize;
+  }
+
+  /** Pages allocated so far (after finish(): the high-water mark, so the file is this many pages). */
+  get pages(): number {
+    return this.file.next;
   }
 
   /** Starts the next bucket; the previous one is complete. */
@@ -222,7 +245,11 @@ export class BoltWriter {
     return { add: (key, value) => tree.add(key, value) };
   }
 
-  /** The complete file as page-aligned chunks (their concatenation is the database). */
+  /**
+   * Completes the file. Returns pages 0-2 (metas and freelist) followed by every other page, in
+   * order, when there is no sink; with a sink, only pages 0-2 (for offset 0): the sink has had the
+   * rest. The database's size is `pages x pageSize` (see the pages getter).
+   */
   finish(): Buffer[] {
     if (this.finished) throw new Error("bbolt: writer finished");
     this.closeBucket();

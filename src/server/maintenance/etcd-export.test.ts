@@ -27,6 +27,11 @@ import { exportEtcdBackend } from "./etcd-export.js";
 import { bboltSnapshot } from "./bbolt-snapshot.js";
 import { snapshotStatus } from "../../bbolt/status.js";
 import { createHash } from "node:crypto";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openLmdbBackend } from "../../mvcc/lmdb-backend.js";
+import type { Backend } from "../../mvcc/backend.js";
 
 const seed = process.env.KVORUM_SEED !== undefined ? Number(process.env.KVORUM_SEED) : Date.now() ^ 0xe7cd;
 const KEYS = ["a", "b", "c", "d\u0000x", "e"];
@@ -218,4 +223,38 @@ test("the snapshot stream is the bbolt file followed by its SHA-256", async () =
   assert.equal(status.revision, 301); // the first write is revision 2, as in etcd
   assert.equal(status.totalKey, 300 + 1 + 1 + 1); // key rows, authRevision, clusterVersion, consistent_index
   assert.equal(status.totalSize, snap.size);
+});
+
+test("an LMDB member's snapshot, written through a temp file, equals the in-memory one", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "kvorum-bbolt-snap-"));
+  const lmdb = openLmdbBackend(join(dir, "db"));
+  try {
+    const fill = (backend: Backend): void => {
+      const store = MvccStore.open(backend);
+      for (let i = 0; i < 400; i++)
+        store.put({ key: enc(`k${i % 70}`), value: Buffer.alloc((i * 37) % 9000, i) }, i + 1);
+      store.deleteRange({ key: enc("k3") }, 401);
+      store.compact(200, 402);
+    };
+    const memory = new MemoryBackend();
+    fill(memory);
+    fill(lmdb);
+    const read = async (snap: { chunks: AsyncIterable<Uint8Array> }): Promise<Buffer> => {
+      const parts: Buffer[] = [];
+      for await (const c of snap.chunks) parts.push(Buffer.from(c));
+      return Buffer.concat(parts);
+    };
+    const temp = join(dir, "temp");
+    rmSync(temp, { force: true, recursive: true });
+    await import("node:fs/promises").then((f) => f.mkdir(temp));
+    const fromFile = await read(await bboltSnapshot(lmdb, { tempDir: temp }));
+    assert.deepEqual(readdirSync(temp), []); // nothing left behind
+    const fromMemory = await read(await bboltSnapshot(memory));
+    assert.equal(fromFile.length % 4096, 32);
+    assert.ok(fromFile.equals(fromMemory));
+    assert.equal(snapshotStatus(fromFile).revision, 402); // the deletion after 400 puts (revisions 2-401)
+  } finally {
+    await lmdb.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

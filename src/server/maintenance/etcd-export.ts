@@ -23,7 +23,7 @@ import { decodeLeaseRecord } from "../../lease/lease-codec.js";
 import { LEASE_TABLE } from "../../lease/backend-lease-store.js";
 import { MEMBERS_TABLE, REMOVED_MEMBERS_TABLE } from "../members.js";
 import { ETCD_API_VERSION } from "../../version.js";
-import { BoltWriter } from "../../bbolt/writer.js";
+import { BoltWriter, type PageSink } from "../../bbolt/writer.js";
 import {
   AUTH_REVISION_KEY,
   BUCKETS,
@@ -45,11 +45,13 @@ export interface EtcdExportOptions {
   rowsPerSlice?: number;
   /** Milliseconds spent at most between two yields, give or take one row (default 10). */
   sliceMs?: number;
+  /** Receives pages 3 on as they are written (see BoltWriter); they are then not kept in chunks. */
+  sink?: PageSink;
 }
 
 /** What the export wrote, for logs and tests. */
 export interface EtcdExport {
-  /** The bbolt file as page-aligned chunks. */
+  /** The bbolt file as page-aligned chunks; with a sink, only pages 0-2 (the rest went to it). */
   chunks: Buffer[];
   size: number;
   /** The highest main revision in the key bucket (0 when empty). */
@@ -75,7 +77,7 @@ export async function exportEtcdBackend(backend: Backend, opts: EtcdExportOption
   const compactRevision = readMetaValue(meta.get(META.compactRevision));
   const appliedIndex = readMetaValue(meta.get(META.appliedIndex));
 
-  const w = new BoltWriter();
+  const w = new BoltWriter(opts.sink !== undefined ? { sink: opts.sink } : {});
   // Buckets in bytewise name order, as the writer requires.
   const bucket = (name: string, rows: Row[]): void => {
     const b = w.bucket(name);
@@ -160,6 +162,5 @@ export async function exportEtcdBackend(backend: Backend, opts: EtcdExportOption
   bucket(BUCKETS.meta, metaRows);
 
   const chunks = w.finish();
-  const size = chunks.reduce((n, c) => n + c.length, 0);
-  return { chunks, size, revision, keyRows };
+  return { chunks, size: w.pages * w.pageSize, revision, keyRows };
 }
