@@ -20,6 +20,7 @@ const value = fc.oneof(
 );
 const key = fc.uint8Array({ minLength: 1, maxLength: 24 });
 const bucketContents = fc.uniqueArray(fc.record({ key, value }), {
+  size: "medium",
   maxLength: 300,
   selector: (e) => Buffer.from(e.key).toString("hex"),
 });
@@ -127,4 +128,21 @@ test("the writer refuses out-of-order or empty keys and bucket names", () => {
   assert.throws(() => b.add(Buffer.from("a"), Buffer.alloc(0)), /ascending/);
   assert.throws(() => b.add(Buffer.alloc(0), Buffer.alloc(0)), /empty key/);
   assert.throws(() => w.bucket("a"), /ascending name order/);
+});
+
+test("a bucket is inline up to a quarter page of leaf image, and not one byte more", () => {
+  // bbolt inlines a bucket whose leaf image (page header + elements + keys + values) is <= 1024.
+  const entries = (extra: number): BoltEntry[] =>
+    Array.from({ length: 31 }, (_, i) => ({
+      key: Buffer.from(String(i).padStart(4, "0")),
+      value: Buffer.alloc(i === 30 ? 12 + extra : 12),
+    }));
+  const size = (e: BoltEntry[]) =>
+    e.reduce((n, x) => n + 16 + x.key.length + x.value.length, PAGE_HEADER_SIZE);
+  const fits = entries(1024 - size(entries(0)));
+  assert.equal(size(fits), 1024);
+  assert.equal(BoltReader.open(writeBoltFile([["b", fits]])).isInline("b"), true);
+  const over = entries(1025 - size(entries(0)));
+  assert.equal(BoltReader.open(writeBoltFile([["b", over]])).isInline("b"), false);
+  assert.equal(BoltReader.open(writeBoltFile([["b", over]])).depth("b"), 1);
 });
