@@ -6,6 +6,7 @@ import { VERSION } from "../version.js";
 import { registerBench } from "./bench.js";
 import { registerCheckWal } from "./check-wal.js";
 import { registerClusterUp } from "./cluster-up.js";
+import { registerSnapshot } from "./snapshot.js";
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerCheckWal(program);
   registerClusterUp(program);
   registerBench(program);
+  registerSnapshot(program);
   return program;
 }
 

@@ -81,6 +81,7 @@ import { dataDirLayout, prepareDataDir } from "./data-dir.js";
 import { decodeEnvelope, encodeEnvelope, RequestKind, type InternalRequest } from "./envelope.js";
 import { ServerErrors } from "./errors.js";
 import { decodeMemorySnapshot, snapshotBackend } from "./maintenance/backend-snapshot.js";
+import { bboltSnapshot } from "./maintenance/bbolt-snapshot.js";
 import {
   recoverBackendSwap,
   recoverLogSnapshot,
@@ -812,8 +813,8 @@ export class Member implements MemberApi {
 
   async snapshot(): Promise<SnapshotStream> {
     this.checkRunning();
-    // A consistent copy made off the main thread; it is released when the stream ends or is abandoned.
-    return snapshotBackend(this.backend, { tempDir: this.snapshotTempDir });
+    // etcd's bbolt format, exported from a consistent copy (see bbolt-snapshot.ts).
+    return bboltSnapshot(this.backend, { tempDir: this.snapshotTempDir });
   }
 
   async memberList(opts?: RequestOptions): Promise<MemberInfo[]> {

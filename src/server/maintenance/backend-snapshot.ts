@@ -33,14 +33,14 @@ export interface SnapshotOptions {
 }
 
 export interface BackendSnapshot extends SnapshotStream {
-  /** "lmdb" for a copy of the LMDB environment, "memory" for a serialized MemoryBackend. */
-  format: "lmdb" | "memory";
+  /** "lmdb": a copy of the LMDB environment; "memory": a serialized MemoryBackend; "bbolt": etcd's format. */
+  format: "lmdb" | "memory" | "bbolt";
   /** Releases the snapshot when the stream will not be read (or not to the end). Idempotent. */
   discard(): Promise<void>;
 }
 
 /** Reads ranges of the snapshot data; close() releases it. */
-interface SnapshotSource {
+export interface SnapshotSource {
   size: number;
   read(position: number, length: number): Promise<Uint8Array>;
   close(): Promise<void>;
@@ -100,7 +100,8 @@ async function copyLmdb(
   }
 }
 
-function streamOf(
+/** The source as a stream of chunks followed by the SHA-256 of all of them. */
+export function streamOf(
   source: SnapshotSource,
   chunkSize: number,
   format: BackendSnapshot["format"],
