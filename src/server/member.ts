@@ -193,6 +193,17 @@ function abortReason(signal: AbortSignal | undefined): unknown {
   return reason instanceof Error ? reason : new Error("request canceled");
 }
 
+function deferred(): { promise: Promise<void>; resolve: () => void; done: boolean } {
+  const d = { done: false, resolve: () => {}, promise: Promise.resolve() };
+  d.promise = new Promise<void>((resolve) => {
+    d.resolve = () => {
+      d.done = true;
+      resolve();
+    };
+  });
+  return d;
+}
+
 /** What an applied entry answers: a value or an etcd error (after raising NOSPACE when `raise`). */
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown; raise?: boolean };
 
@@ -237,6 +248,8 @@ export class Member implements MemberApi {
   private readonly space: SpaceGuard;
   private members: MemberTable;
   private publishing = false;
+  /** Resolved once this start's publish is applied (etcd's ReadyNotify); see whenPublished. */
+  private readonly published = deferred();
   /** Membership changes proposed here, waiting to be applied (by the request ID in their context). */
   private readonly confWaiters = new Map<string, Pending<number>>();
   private confAnswers: Array<[string, number]> = [];
@@ -499,25 +512,37 @@ export class Member implements MemberApi {
   }
 
   /**
+   * Resolves once this member's attributes, published on this start, are applied here: as in
+   * etcd, clients are served (and "ready to serve client requests" logged) only from then on.
+   */
+  whenPublished(): Promise<void> {
+    return this.published.promise;
+  }
+
+  /**
    * Publishes this member's name and client URLs through raft once there is a leader (etcd's
-   * publish), so every member lists them; retried until the table shows them.
+   * publish), so every member lists them: on every start, like etcd, even when the table already
+   * shows them; afterwards again whenever the table does not show them.
    */
   private maybePublish(): void {
     if (this.publishing || this.stopping || this.lead === "") return;
     const self = this.members.get(this.identity.memberId);
     if (self === undefined) return;
-    if (self.name === this.config.name && self.clientUrls.join(",") === this.clientUrls.join(",")) return;
+    const shown = self.name === this.config.name && self.clientUrls.join(",") === this.clientUrls.join(",");
+    if (shown && this.published.done) return;
     this.publishing = true;
     this.propose<unknown>({
       kind: RequestKind.Publish,
       req: { memberId: this.identity.memberId, name: this.config.name, clientUrls: [...this.clientUrls] },
     })
       .then(
-        () =>
+        () => {
           this.logger.info(
             { memberId: this.nodeId, clientUrls: this.clientUrls },
             "published member attributes",
-          ),
+          );
+          this.published.resolve();
+        },
         (err: unknown) => this.logger.warn({ err }, "publishing member attributes failed; retrying"),
       )
       .finally(() => {
