@@ -2,7 +2,8 @@
 // the quota check refuses a put and raises NOSPACE through raft; while it is active puts, txns
 // with puts and lease grants are refused, deletes, delete-only txns, compactions and reads are
 // not; the alarm is in the backend, so it is still active after a restart; compact + defragment
-// + deactivate makes room again, and a deactivation answers with the alarm it cleared.
+// + deactivate makes room again, and a deactivation answers with the alarm it cleared. In a
+// cluster the alarm one member raises is every member's (it is applied from the raft log).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -10,7 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseServerConfig, type ServerConfig } from "../config/server-config.js";
 import { EtcdError } from "../mvcc/errors.js";
-import { AlarmAction, AlarmType, startMember, type Member } from "./index.js";
+import { identityFromConfig, nodeIdOf } from "./identity.js";
+import { AlarmAction, AlarmType, InMemoryTransportHub, startMember, type Member } from "./index.js";
+import { testMemberConfig } from "./member-config.test-util.js";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 /** 13 pages of 4 KiB, the quota of the side-by-side test against etcd. */
@@ -132,6 +135,68 @@ test(
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  "NOSPACE raised on one member of three is every member's: writes refused anywhere, cleared anywhere",
+  { timeout: 60_000 },
+  async () => {
+    const hub = new InMemoryTransportHub();
+    const members: Member[] = [];
+    const cluster = "m0=http://127.0.0.1:1,m1=http://127.0.0.1:2,m2=http://127.0.0.1:3";
+    try {
+      for (let i = 0; i < 3; i++) {
+        const box: { member?: Member } = {};
+        const cfg: ServerConfig = {
+          ...testMemberConfig(`m${i}`, `http://127.0.0.1:${i + 1}`, cluster, {
+            heartbeatMs: 10,
+            electionMs: 100,
+          }),
+          quotaBackendBytes: 20_000,
+        };
+        const id = nodeIdOf(identityFromConfig(cfg).memberId);
+        const transport = hub.register(id, (m) => box.member?.receive(m));
+        hub.serveRpc(id, (method, body) => box.member!.answerPeer(method, body));
+        box.member = await startMember({
+          config: cfg,
+          storage: "memory",
+          transport,
+          peerCaller: hub.rpcCaller(id),
+        });
+        members.push(box.member);
+      }
+      // Every member is ready (its attributes published) before the test talks to it.
+      await Promise.all(members.map((m) => m.whenPublished()));
+      const leaderId = members[0]!.leaderId();
+      const follower = members.find((m) => m.header().memberId !== leaderId)!;
+      const others = members.filter((m) => m !== follower);
+      let refused: unknown;
+      for (let i = 0; i < 20 && refused === undefined; i++) {
+        await follower
+          .put({ key: enc("big"), value: new Uint8Array(4096) })
+          .catch((e: unknown) => (refused = e));
+        await new Promise((r) => setTimeout(r, 120));
+      }
+      assert.ok(noSpace(refused), String(refused));
+      const raised = [{ memberId: follower.header().memberId, alarm: AlarmType.NOSPACE }];
+      for (const m of members) assert.deepEqual((await listAll(m)).alarms, raised);
+      for (const m of others) {
+        await assert.rejects(m.put({ key: enc("x"), value: enc("y") }), noSpace);
+        assert.equal((await m.deleteRange({ key: enc("nothing") })).deleted, 0);
+      }
+      const off = await others[0]!.alarm({
+        action: AlarmAction.DEACTIVATE,
+        memberId: follower.header().memberId,
+        alarm: AlarmType.NOSPACE,
+      });
+      assert.deepEqual(off.alarms, raised);
+      await others[1]!.deleteRange({ key: enc("big") });
+      for (const m of members) assert.deepEqual((await listAll(m)).alarms, []);
+      await others[1]!.put({ key: enc("x"), value: enc("y") });
+    } finally {
+      await Promise.all(members.map((m) => m.stop()));
     }
   },
 );
