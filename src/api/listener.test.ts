@@ -383,3 +383,39 @@ test(
     }
   },
 );
+
+test(
+  "serveAfter: connections are accepted at once but answered only once it settles",
+  { timeout: 20_000 },
+  async () => {
+    const { server, injector } = startGrpc();
+    let open: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const listener = await listenClientUrl("http://127.0.0.1:0", {
+      grpc: injector,
+      http: hello,
+      serveAfter: gate,
+    });
+    try {
+      const port = listener.port as number;
+      let answered = false;
+      const early = httpGet(`http://127.0.0.1:${port}/early`).then((r) => {
+        answered = true;
+        return r;
+      });
+      const earlyGrpc = callEcho(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), "early");
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(answered, false, "nothing is answered before the gate opens");
+      open();
+      assert.deepEqual(await early, { status: 200, body: "hello /early" });
+      assert.equal(await earlyGrpc, "echo:early");
+      assert.deepEqual(await httpGet(`http://127.0.0.1:${port}/later`), {
+        status: 200,
+        body: "hello /later",
+      });
+    } finally {
+      await listener.close();
+      server.forceShutdown();
+    }
+  },
+);

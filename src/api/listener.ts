@@ -41,6 +41,11 @@ export interface ClientListenerOptions {
   tls?: ListenerTlsOptions;
   /** A connection that sends nothing for this long is dropped (default 60 s). */
   firstBytesTimeoutMs?: number;
+  /**
+   * Connections are accepted at once but served only after this settles (etcd binds its client
+   * ports early and serves them once the member is ready); until then they wait unread.
+   */
+  serveAfter?: Promise<unknown>;
 }
 
 export interface ClientListener {
@@ -159,6 +164,27 @@ export async function listenClientUrl(url: string, opts: ClientListenerOptions):
     socket.on("close", onClose);
   };
 
+  const gate = opts.serveAfter;
+  let serving = gate === undefined;
+  void gate?.then(
+    () => (serving = true),
+    () => {},
+  );
+  /** Routes a connection now, or once serving starts (unless it was closed meanwhile). */
+  const accept = (socket: Duplex): void => {
+    if (serving || gate === undefined) {
+      route(socket);
+      return;
+    }
+    socket.on("error", () => {});
+    void gate.then(
+      () => {
+        if (!socket.destroyed) route(socket);
+      },
+      () => socket.destroy(),
+    );
+  };
+
   let server: net.Server;
   if (parsed.secure) {
     if (opts.tls === undefined) throw new Error(`${url}: TLS certificate and key are required`);
@@ -174,7 +200,7 @@ export async function listenClientUrl(url: string, opts: ClientListenerOptions):
     });
     tlsServer.on("secureConnection", (socket: tls.TLSSocket) => {
       track(socket);
-      admitThen(t.gate, socket, route);
+      admitThen(t.gate, socket, accept);
     });
     // Failed handshakes (plain HTTP on a TLS port, bad client certs) only cost that connection.
     tlsServer.on("tlsClientError", (err, socket) => {
@@ -191,7 +217,7 @@ export async function listenClientUrl(url: string, opts: ClientListenerOptions):
     // them behind the client's delayed ACK costs ~40 ms per request (Go servers disable it too).
     server = net.createServer({ noDelay: true }, (socket) => {
       track(socket);
-      route(socket);
+      accept(socket);
     });
   }
 

@@ -25,7 +25,7 @@ import { renderHelp } from "../config/help-text.js";
 import { createHandlerTable } from "../api/services/index.js";
 import { createGrpcServer } from "../api/grpc/server.js";
 import { plainFromJson, plainToJson } from "../proto/codec.js";
-import { startMember, type Member, type MemberApi } from "../server/index.js";
+import { startMember, type Member } from "../server/index.js";
 import { nodeIdOf } from "../server/identity.js";
 import { peerUrlsOf } from "../server/member.js";
 import { membersDocument, PEER_MEMBERS_PATH, planBootstrap, writeIdentityFile } from "../server/bootstrap.js";
@@ -252,9 +252,11 @@ export async function runServer(
       peerListeners.push(listener);
       logger.info({ address: listener.url }, "listening for peers");
     }
+    const published = member.whenPublished();
     const clientUrls: string[] = [];
     for (const url of config.listenClientUrls) {
-      const listener = await listenClientUrl(url, { grpc, http, tls });
+      // Served once this start's member attributes are published, as etcd does.
+      const listener = await listenClientUrl(url, { grpc, http, tls, serveAfter: published });
       listeners.push(listener);
       const bound = boundUrl(url, listener);
       clientUrls.push(bound);
@@ -278,7 +280,7 @@ export async function runServer(
       clientUrls,
       metricsUrls,
       stop,
-      ready: () => waitForLeader(member, stopped),
+      ready: () => whenReady(published, stopped.signal),
     };
   } catch (err) {
     await stop().catch(() => {});
@@ -286,19 +288,18 @@ export async function runServer(
   }
 }
 
-const LEADER_POLL_MS = 20;
-
 /**
- * Like etcd's ReadyNotify: the member is ready once it has a leader (and so can commit); until
- * then the ready line is not logged.
+ * Like etcd's ReadyNotify: the member is ready once its attributes are published through raft
+ * (which needs a leader and a commit); false when the server stops first.
  */
-async function waitForLeader(member: MemberApi, stopped: AbortController): Promise<boolean> {
-  while (!stopped.signal.aborted) {
-    const status = await member.status().catch(() => undefined);
-    if (status !== undefined && status.leader !== 0n) return true;
-    await new Promise((resolve) => setTimeout(resolve, LEADER_POLL_MS));
-  }
-  return false;
+function whenReady(published: Promise<void>, stopped: AbortSignal): Promise<boolean> {
+  if (stopped.aborted) return Promise.resolve(false);
+  return Promise.race([
+    published.then(() => !stopped.aborted),
+    new Promise<boolean>((resolve) =>
+      stopped.addEventListener("abort", () => resolve(false), { once: true }),
+    ),
+  ]);
 }
 
 function exitOnSignals(logger: ServerLogger, server: RunningServer): void {

@@ -6,7 +6,7 @@
 // Nothing here special-cases a single member except the start-up campaign.
 import type { ServerConfig } from "../config/server-config.js";
 import { ETCD_API_VERSION } from "../version.js";
-import { EtcdError, Errors } from "../mvcc/errors.js";
+import { EtcdError } from "../mvcc/errors.js";
 import {
   MemoryBackend,
   MvccStore,
@@ -65,7 +65,6 @@ import {
   type SoftState,
 } from "../raft/index.js";
 import { DurableLogStore, MemoryRaftLogStore, type RaftLogStore } from "../storage/index.js";
-import { AlarmTable } from "./alarms.js";
 import { MemberTable } from "./members.js";
 import {
   applyToTable,
@@ -82,6 +81,8 @@ import { decodeEnvelope, encodeEnvelope, RequestKind, type InternalRequest } fro
 import { ServerErrors } from "./errors.js";
 import { decodeMemorySnapshot, snapshotBackend } from "./maintenance/backend-snapshot.js";
 import { bboltSnapshot } from "./maintenance/bbolt-snapshot.js";
+import { quotaRequestOf, SpaceGuard } from "./maintenance/space-guard.js";
+import { statusErrors } from "./maintenance/status.js";
 import {
   recoverBackendSwap,
   recoverLogSnapshot,
@@ -195,8 +196,19 @@ function abortReason(signal: AbortSignal | undefined): unknown {
   return reason instanceof Error ? reason : new Error("request canceled");
 }
 
-/** What an applied entry answers: a value or an etcd error. */
-type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+function deferred(): { promise: Promise<void>; resolve: () => void; done: boolean } {
+  const d = { done: false, resolve: () => {}, promise: Promise.resolve() };
+  d.promise = new Promise<void>((resolve) => {
+    d.resolve = () => {
+      d.done = true;
+      resolve();
+    };
+  });
+  return d;
+}
+
+/** What an applied entry answers: a value or an etcd error (after raising NOSPACE when `raise`). */
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown; raise?: boolean };
 
 interface QueuedProposal {
   seq: number;
@@ -206,23 +218,6 @@ interface QueuedProposal {
 interface ReadBatch {
   waiters: Pending<void>[];
   sentAt: number;
-}
-
-/** etcd's quota cost estimates: per put (kvOverhead) and per lease grant (leaseOverhead). */
-const PUT_OVERHEAD = 256;
-const LEASE_OVERHEAD = 64;
-
-function txnCost(req: TxnRequest): number {
-  let cost = 0;
-  const ops = (list: RequestOp[]) => {
-    for (const op of list) {
-      if ("requestPut" in op) cost += PUT_OVERHEAD + op.requestPut.key.length + op.requestPut.value.length;
-      else if ("requestTxn" in op) cost += txnCost(op.requestTxn);
-    }
-  };
-  ops(req.success);
-  ops(req.failure);
-  return cost;
 }
 
 /** A read-only Txn (only ranges, no nested Txn) is served without a raft entry, as etcd does. */
@@ -253,9 +248,11 @@ export class Member implements MemberApi {
   private readonly lessor: Lessor;
   private readonly leaseIds: LeaseIdGenerator;
   private readonly hub: WatchHub;
-  private alarms: AlarmTable;
+  private readonly space: SpaceGuard;
   private members: MemberTable;
   private publishing = false;
+  /** Resolved once this start's publish is applied (etcd's ReadyNotify); see whenPublished. */
+  private readonly published = deferred();
   /** Membership changes proposed here, waiting to be applied (by the request ID in their context). */
   private readonly confWaiters = new Map<string, Pending<number>>();
   private confAnswers: Array<[string, number]> = [];
@@ -336,7 +333,14 @@ export class Member implements MemberApi {
     this.store = MvccStore.open(backend, { leases: this.lessor, maxTxnOps: Number.MAX_SAFE_INTEGER });
     this.lessor.restore(new BackendLeaseStore(backend), this.store.leasedKeys());
     this.leaseIds = new LeaseIdGenerator(this.identity.memberId, Date.now());
-    this.alarms = new AlarmTable(backend);
+    this.space = new SpaceGuard({
+      backend,
+      quotaBackendBytes: config.quotaBackendBytes,
+      memberId: this.identity.memberId,
+      logger: this.logger,
+      proposeAlarm: (req) => this.propose({ kind: RequestKind.Alarm, req }),
+      stopping: () => this.stopping,
+    });
     this.members = new MemberTable(backend);
     if (this.members.size === 0) this.seedMembers(opts.initialMembers);
     const progress = config.experimentalWatchProgressNotifyIntervalMs;
@@ -511,25 +515,37 @@ export class Member implements MemberApi {
   }
 
   /**
+   * Resolves once this member's attributes, published on this start, are applied here: as in
+   * etcd, clients are served (and "ready to serve client requests" logged) only from then on.
+   */
+  whenPublished(): Promise<void> {
+    return this.published.promise;
+  }
+
+  /**
    * Publishes this member's name and client URLs through raft once there is a leader (etcd's
-   * publish), so every member lists them; retried until the table shows them.
+   * publish), so every member lists them: on every start, like etcd, even when the table already
+   * shows them; afterwards again whenever the table does not show them.
    */
   private maybePublish(): void {
     if (this.publishing || this.stopping || this.lead === "") return;
     const self = this.members.get(this.identity.memberId);
     if (self === undefined) return;
-    if (self.name === this.config.name && self.clientUrls.join(",") === this.clientUrls.join(",")) return;
+    const shown = self.name === this.config.name && self.clientUrls.join(",") === this.clientUrls.join(",");
+    if (shown && this.published.done) return;
     this.publishing = true;
     this.propose<unknown>({
       kind: RequestKind.Publish,
       req: { memberId: this.identity.memberId, name: this.config.name, clientUrls: [...this.clientUrls] },
     })
       .then(
-        () =>
+        () => {
           this.logger.info(
             { memberId: this.nodeId, clientUrls: this.clientUrls },
             "published member attributes",
-          ),
+          );
+          this.published.resolve();
+        },
         (err: unknown) => this.logger.warn({ err }, "publishing member attributes failed; retrying"),
       )
       .finally(() => {
@@ -557,9 +573,8 @@ export class Member implements MemberApi {
     return this.store.range(req);
   }
 
-  put(req: PutRequest, opts?: RequestOptions): Promise<PutResponse> {
-    if (!this.quotaAvailable(PUT_OVERHEAD + req.key.length + req.value.length))
-      return this.quotaExceeded(opts);
+  async put(req: PutRequest, opts?: RequestOptions): Promise<PutResponse> {
+    await this.space.admit({ kind: "put", req });
     return this.propose({ kind: RequestKind.Put, req }, opts);
   }
 
@@ -574,7 +589,7 @@ export class Member implements MemberApi {
       // Only ranges: evaluating it writes nothing (no raft index, no revision).
       return this.store.txn(req);
     }
-    if (!this.quotaAvailable(txnCost(req))) return this.quotaExceeded(opts);
+    await this.space.admit({ kind: "txn", req });
     return this.propose({ kind: RequestKind.Txn, req }, opts);
   }
 
@@ -584,32 +599,10 @@ export class Member implements MemberApi {
     return res;
   }
 
-  /** etcd's backend quota: the database plus the request's estimated cost must fit. */
-  private quotaAvailable(cost: number): boolean {
-    // A stopped member's backend is closed: let propose() answer "server stopped".
-    if (this.stopping) return true;
-    return this.backend.sizeBytes() + cost <= this.config.quotaBackendBytes;
-  }
-
-  /** Raises the NOSPACE alarm through raft (as etcd's quota check does) and refuses the request. */
-  private async quotaExceeded(opts?: RequestOptions): Promise<never> {
-    if (!this.alarms.has(AlarmType.NOSPACE)) {
-      this.logger.warn(
-        { quota: this.config.quotaBackendBytes },
-        "database space exceeded; raising NOSPACE alarm",
-      );
-      await this.alarm(
-        { action: AlarmAction.ACTIVATE, memberId: this.identity.memberId, alarm: AlarmType.NOSPACE },
-        opts,
-      ).catch(() => {});
-    }
-    throw Errors.noSpace();
-  }
-
   // ---- MemberApi: leases ---------------------------------------------------------------------
 
-  leaseGrant(req: { id: LeaseId; ttl: number }, opts?: RequestOptions): Promise<LeaseGrantResult> {
-    if (!this.quotaAvailable(LEASE_OVERHEAD)) return this.quotaExceeded(opts);
+  async leaseGrant(req: { id: LeaseId; ttl: number }, opts?: RequestOptions): Promise<LeaseGrantResult> {
+    await this.space.admit({ kind: "leaseGrant" });
     const id = req.id !== 0n ? req.id : this.leaseIds.next((candidate) => this.lessor.exists(candidate));
     return this.propose({ kind: RequestKind.LeaseGrant, req: { id, ttl: req.ttl } }, opts);
   }
@@ -766,16 +759,16 @@ export class Member implements MemberApi {
 
   async status(): Promise<StatusInfo> {
     this.checkRunning();
-    const size = this.backend.sizeBytes();
+    const size = SpaceGuard.dbSize(this.backend);
     return {
       version: ETCD_API_VERSION,
-      dbSize: size,
-      dbSizeInUse: size,
+      dbSize: size.dbSize,
+      dbSizeInUse: size.dbSizeInUse,
       leader: memberIdOf(this.lead),
       raftIndex: this.committedIndex,
       raftTerm: this.term,
       raftAppliedIndex: this.appliedIndex,
-      errors: this.alarms.list().map((a) => `memberID:${a.memberId} alarm:${AlarmType[a.alarm]} `),
+      errors: statusErrors(memberIdOf(this.lead), this.space),
       isLearner: this.confState.learners.includes(this.nodeId),
       revision: this.store.currentRevision(),
     };
@@ -797,7 +790,7 @@ export class Member implements MemberApi {
   ): Promise<{ alarms: AlarmMember[]; revision: number }> {
     if (req.action === AlarmAction.GET) {
       this.checkRunning(opts);
-      return { alarms: this.alarms.list(req.alarm), revision: this.store.currentRevision() };
+      return { alarms: this.space.list(req.alarm), revision: this.store.currentRevision() };
     }
     return this.propose(
       { kind: RequestKind.Alarm, req: { action: req.action, memberId: req.memberId, alarm: req.alarm } },
@@ -807,7 +800,8 @@ export class Member implements MemberApi {
 
   async defragment(): Promise<void> {
     this.checkRunning();
-    // LMDB reuses freed pages itself; finishing a pending compaction is what frees them.
+    // LMDB reuses freed pages itself and cannot shrink its file while open: finishing a pending
+    // compaction is what frees pages (the in-use size the space quota compares drops).
     await this.runCompaction();
   }
 
@@ -1401,7 +1395,7 @@ export class Member implements MemberApi {
     this.backend = backend;
     this.store = MvccStore.open(backend, { leases: this.lessor, maxTxnOps: Number.MAX_SAFE_INTEGER });
     this.lessor.restore(new BackendLeaseStore(backend), this.store.leasedKeys());
-    this.alarms = new AlarmTable(backend);
+    this.space.rebind(backend);
     this.members = new MemberTable(backend);
     this.hub.resync();
     this.confState = metadata.confState;
@@ -1453,7 +1447,7 @@ export class Member implements MemberApi {
         const r = this.applyEntry(e, backendApplied);
         if (r === undefined) continue;
         if (r.compact) compacted = true;
-        if (r.seq !== 0) answers.push([r.seq, r.outcome]);
+        if (r.seq !== 0 || (!r.outcome.ok && r.outcome.raise === true)) answers.push([r.seq, r.outcome]);
       }
     });
     this.appliedIndex = (entries[entries.length - 1] as Entry).index;
@@ -1461,9 +1455,9 @@ export class Member implements MemberApi {
     if (this.committedIndex < this.appliedIndex) this.committedIndex = this.appliedIndex;
     for (const [seq, outcome] of answers) {
       const w = this.waiters.get(seq);
-      if (w === undefined) continue;
-      if (outcome.ok) w.resolve(outcome.value);
-      else w.reject(outcome.error);
+      if (outcome.ok) w?.resolve(outcome.value);
+      else if (outcome.raise === true) void this.space.raise().then(() => w?.reject(outcome.error));
+      else w?.reject(outcome.error);
     }
     this.notifyApplied();
     if (compacted) void this.runCompaction();
@@ -1509,7 +1503,16 @@ export class Member implements MemberApi {
     const seq = env.epoch === this.epoch ? env.seq : 0;
     let outcome: Outcome;
     try {
-      outcome = { ok: true, value: this.applyRequest(env.request, e.index) };
+      // etcd's quota and alarm appliers: refused, or applied and answered "space exceeded".
+      const verdict = this.space.verdict(quotaRequestOf(env.request));
+      if (verdict.reject !== undefined) {
+        this.store.setAppliedIndex(e.index);
+        throw verdict.reject;
+      }
+      const value = this.applyRequest(env.request, e.index);
+      outcome = verdict.overQuota
+        ? { ok: false, error: SpaceGuard.noSpace(), raise: true }
+        : { ok: true, value };
     } catch (error) {
       // etcd errors are the request's answer (the store recorded the index); anything else is a
       // bug or a failing disk: abort the transaction and stop.
@@ -1522,17 +1525,14 @@ export class Member implements MemberApi {
   private applyRequest(request: InternalRequest, index: number): unknown {
     switch (request.kind) {
       case RequestKind.Put:
-        this.checkSpace(index);
         return this.store.put(request.req, index);
       case RequestKind.DeleteRange:
         return this.store.deleteRange(request.req, index);
       case RequestKind.Txn:
-        if (!isReadOnlyTxn(request.req)) this.checkSpace(index);
         return this.store.txn(request.req, index);
       case RequestKind.Compact:
         return this.store.compact(request.req.revision, index);
       case RequestKind.LeaseGrant: {
-        this.checkSpace(index);
         const granted = grantLease(
           this.backend,
           this.store,
@@ -1549,13 +1549,12 @@ export class Member implements MemberApi {
         return { revision: out.revision ?? this.store.currentRevision() };
       }
       case RequestKind.Alarm: {
-        const { action, memberId, alarm } = request.req;
-        if (index > this.store.appliedIndex()) {
-          if (action === AlarmAction.ACTIVATE) this.alarms.activate(memberId, alarm);
-          else if (action === AlarmAction.DEACTIVATE) this.alarms.deactivate(memberId, alarm);
-          this.store.setAppliedIndex(index);
-        }
-        return { alarms: this.alarms.list(alarm), revision: this.store.currentRevision() };
+        const revision = this.store.currentRevision();
+        if (index <= this.store.appliedIndex())
+          return { alarms: this.space.list(request.req.alarm), revision };
+        const { alarms } = this.space.applyAlarm(request.req);
+        this.store.setAppliedIndex(index);
+        return { alarms, revision };
       }
       case RequestKind.Publish: {
         if (index > this.store.appliedIndex()) {
@@ -1565,13 +1564,6 @@ export class Member implements MemberApi {
         return {};
       }
     }
-  }
-
-  /** While a NOSPACE alarm is active, requests that grow the database are refused (etcd). */
-  private checkSpace(index: number): void {
-    if (!this.alarms.has(AlarmType.NOSPACE)) return;
-    if (index > this.store.appliedIndex()) this.store.setAppliedIndex(index);
-    throw Errors.noSpace();
   }
 
   // ---- compaction and snapshots --------------------------------------------------------------

@@ -2,8 +2,13 @@
 // free pages. For LMDB: dbSize = the pages up to the environment's highest used page (what the
 // data file occupies, since LMDB grows it page by page); dbSizeInUse = the pages reachable from
 // the two meta pages: the main and free-list trees and every named table's tree (branch, leaf and
-// overflow pages). Freed pages still count in dbSize but not in dbSizeInUse; LMDB reuses them for
-// later writes. A MemoryBackend has no pages: both figures are its stored key and value bytes.
+// overflow pages), except that a table whose tree is one leaf page counts only its overflow pages.
+// That exception mirrors bolt, which keeps a small bucket inline in its parent's page instead of
+// giving it a page of its own: without it the handful of nearly empty tables Kvorum keeps (one
+// per kind of state) would count several pages that an etcd of the same content does not have,
+// which matters for small --quota-backend-bytes values (the quota compares this figure).
+// Freed pages still count in dbSize but not in dbSizeInUse; LMDB reuses them for later writes.
+// A MemoryBackend has no pages: both figures are its stored key and value bytes.
 import type { Database, RootDatabase } from "lmdb";
 import type { Backend } from "../../mvcc/backend.js";
 import { lmdbEnvironmentOf } from "./backend-access.js";
@@ -59,7 +64,11 @@ export function lmdbDbSize(env: RootDatabase): DbSize {
   const pageSize = stats.pageSize ?? 4096;
   const dbSize = ((stats.lastPageNumber ?? 0) + 1) * pageSize;
   let pages = META_PAGES + treePages(stats) + treePages(stats.free);
-  for (const name of tableNames(env)) pages += treePages(tableHandle(env, name).getStats() as TreeStats);
+  for (const name of tableNames(env)) {
+    const t = tableHandle(env, name).getStats() as TreeStats;
+    const rootOnly = (t.treeBranchPageCount ?? 0) === 0 && (t.treeLeafPageCount ?? 0) === 1;
+    pages += treePages(t) - (rootOnly ? 1 : 0);
+  }
   return { dbSize, dbSizeInUse: Math.min(dbSize, pages * pageSize) };
 }
 

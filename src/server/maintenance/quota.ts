@@ -56,7 +56,7 @@ export interface QuotaOptions {
   quotaBackendBytes: number;
   /**
    * The backend size compared with the quota. etcd uses its file size, which its defrag shrinks;
-   * Kvorum's live defrag cannot shrink LMDB's file (defrag.ts), so pass the in-use size
+   * Kvorum's defrag cannot shrink LMDB's file while it is open, so the member passes the in-use size
    * (cachedDbSize(backend)().dbSizeInUse): then compact + defrag + alarm disarm recovers from
    * NOSPACE as operators expect, because compaction frees pages LMDB reuses.
    */
