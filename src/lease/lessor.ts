@@ -4,6 +4,7 @@
 // demote() disarms them, and expired() tells the owner which leases to revoke through raft. The
 // lessor never deletes keys itself; revokeLease() (revoke.ts) does that in one MVCC revision.
 
+import { counts, observe } from "../common/etcd-counts.js";
 import { Errors } from "../mvcc/errors.js";
 import { NO_LEASE, type LeaseId } from "../mvcc/types.js";
 import { systemClock, type Clock } from "./clock.js";
@@ -145,6 +146,8 @@ export class Lessor implements LeaseRegistry {
     this.store.put({ id, ttl });
     this.leasesById.set(id, lease);
     if (this.primary) this.arm(lease, this.clock.now(), 0);
+    counts.leasesGranted++;
+    observe.leaseTtl(ttl);
     return { id, ttl };
   }
 
@@ -158,6 +161,7 @@ export class Lessor implements LeaseRegistry {
     this.store.delete(id);
     this.leasesById.delete(id);
     this.queue.remove(lease);
+    counts.leasesRevoked++;
     return lease.keys.sorted();
   }
 
@@ -178,6 +182,7 @@ export class Lessor implements LeaseRegistry {
     const now = this.clock.now();
     if (lease.expiry <= now) throw Errors.leaseNotFound();
     this.arm(lease, now, 0);
+    counts.leasesRenewed++;
     return lease.ttl;
   }
 

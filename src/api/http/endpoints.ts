@@ -90,11 +90,19 @@ export function serveVersion(req: IncomingMessage, res: ServerResponse): void {
 }
 
 export async function serveMetrics(res: ServerResponse, metrics: ServerMetrics): Promise<void> {
+  const scrapes = metrics.scrapes;
+  // As Go's promhttp: this scrape is in flight while it is served, and counted once answered.
+  scrapes.inFlight++;
+  let code = 200;
   try {
     const text = await metrics.registry.metrics();
     res.writeHead(200, { "content-type": metrics.registry.contentType });
     res.end(text);
   } catch (err) {
+    code = 500;
     sendPlainError(res, 500, `An error has occurred while serving metrics:\n\n${(err as Error).message}`);
+  } finally {
+    scrapes.inFlight--;
+    scrapes.byCode.set(String(code), (scrapes.byCode.get(String(code)) ?? 0) + 1);
   }
 }
