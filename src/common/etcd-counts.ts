@@ -59,10 +59,10 @@ export const counts = {
 export const peerCounts = {
   sentBytes: new Map<string, number>(),
   receivedBytes: new Map<string, number>(),
-  /** Peer ID (hex) -> number of open links to/from it. */
+  /** Peer ID (hex) -> 1 while this member's outbound raft link to it is open. */
   active: new Map<string, number>(),
-  /** This member's ID in hex ("" until known). */
-  local: "",
+  /** Peer ID (hex) -> number of open inbound raft connections from it. */
+  inbound: new Map<string, number>(),
 };
 
 export function addTo(map: Map<string, number>, key: string, n: number): void {

@@ -285,7 +285,12 @@ export function registerEtcdMetrics(registry: Registry, localId: () => string): 
     collect() {
       this.reset();
       const local = localId();
-      for (const [peer, n] of peerCounts.active) this.set({ Local: local, Remote: peer }, n);
+      // A peer is active while a raft connection to or from it is open. Links open on first use,
+      // so two followers that have not exchanged messages are not active to each other (etcd
+      // connects to every peer at start).
+      const peers = new Set(peerCounts.active.keys());
+      for (const [peer, n] of peerCounts.inbound) if (n > 0) peers.add(peer);
+      for (const peer of peers) this.set({ Local: local, Remote: peer }, 1);
     },
   });
   const rtt = new Histogram({

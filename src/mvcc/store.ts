@@ -225,6 +225,8 @@ export class MvccStore {
         if (revision > this.currentRevision()) throw Errors.futureRevision();
       },
       () => {
+        // etcd's compaction applier reads once (for the current revision): counted as a range.
+        this.tally.ranges++;
         // Logical now; physical in steps (compactionStep). Finish an earlier job first.
         while (this.compactionStep()) {
           /* continue */

@@ -181,6 +181,8 @@ function serveRaftConnection(socket: net.Socket, opts: PeerServerOptions): void 
           return;
         }
         from = sender;
+        addTo(peerCounts.inbound, sender, 1);
+        socket.once("close", () => addTo(peerCounts.inbound, sender, -1));
         reader.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
         socket.write(answer({ status: 200 }));
         continue;
