@@ -157,6 +157,12 @@ test(
         assert.ok(total(mine, "grpc_server_msg_received_total", labels) >= atLeast, `${method} received`);
         assert.ok(total(mine, "grpc_server_msg_sent_total", labels) >= atLeast, `${method} sent`);
       }
+      // As go-grpc-prometheus in etcd: an RPC never called shows every status code at 0.
+      const unused = mine.filter(
+        (s) => s.name === "grpc_server_handled_total" && s.labels.grpc_method === "AuthDisable",
+      );
+      assert.equal(unused.length, 17, "AuthDisable handled_total series");
+      assert.ok(unused.every((s) => s.value === 0));
       assert.ok(
         total(mine, "grpc_server_handled_total", {
           grpc_service: "etcdserverpb.Lease",

@@ -13,6 +13,9 @@ import type {
 import { splitMethodPath } from "./routes.js";
 import { goCodeName, grpcStatusOf } from "./status.js";
 
+/** The highest gRPC status code (UNAUTHENTICATED). */
+const MAX_GRPC_CODE = 16;
+
 /** etcd's rpctypes.MetadataClientAPIVersionKey. */
 const CLIENT_API_VERSION_KEY = "client-api-version";
 
@@ -33,8 +36,14 @@ export function instrumentHandlers(table: HandlerTable, metrics: ServerMetrics):
       grpc_service: service,
       grpc_method: method,
     };
-    // Every method shows up with 0 before its first call, as in etcd.
+    // Every method shows up with 0 before its first call, with every status code for handled,
+    // as go-grpc-prometheus pre-registers them in etcd.
     metrics.grpcStarted.inc(labels, 0);
+    metrics.grpcMsgReceived.inc(labels, 0);
+    metrics.grpcMsgSent.inc(labels, 0);
+    for (let code = 0; code <= MAX_GRPC_CODE; code++) {
+      metrics.grpcHandled.inc({ ...labels, grpc_code: goCodeName(code) }, 0);
+    }
     out.set(path, wrap(handler, labels, metrics));
   }
   return out;
