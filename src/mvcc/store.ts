@@ -119,7 +119,7 @@ export class MvccStore {
   /** The operations of the write being applied (for etcd's mvcc metrics). */
   /** When the physical compaction in progress started (performance.now()). */
   private compactionStartedAt: number | undefined;
-  private tally: OpTally = { ranges: 0, puts: 0, deletes: 0, putBytes: 0 };
+  private readonly tally: OpTally = { ranges: 0, puts: 0, deletes: 0, putBytes: 0 };
 
   private constructor(
     private readonly backend: Backend,
@@ -418,7 +418,8 @@ export class MvccStore {
   ): T {
     if (raftIndex !== undefined && raftIndex <= this.appliedIndex()) return skipped();
     const outcome = this.backend.writeTxn((): Outcome<T> => {
-      this.tally = { ranges: 0, puts: 0, deletes: 0, putBytes: 0 };
+      const t = this.tally;
+      t.ranges = t.puts = t.deletes = t.putBytes = 0;
       try {
         validate();
       } catch (error) {
