@@ -20,6 +20,8 @@ import {
 } from "../api/listener.js";
 import { createServerLogger, type ServerLogger } from "../common/logger.js";
 import { createMetrics } from "../common/metrics.js";
+import { observe } from "../common/etcd-counts.js";
+import { PeerProber, PROBING_PATH, probingAnswer } from "../transport/peer-prober.js";
 import { ConfigError, parseServerConfig, type ServerConfig } from "../config/server-config.js";
 import { renderHelp } from "../config/help-text.js";
 import { createHandlerTable } from "../api/services/index.js";
@@ -203,11 +205,13 @@ export async function runServer(
   const listeners: ClientListener[] = [];
   const peerListeners: PeerListener[] = [];
   let grpc: ReturnType<typeof createGrpcServer> | undefined;
+  let prober: PeerProber | undefined;
   const stopped = new AbortController();
   const stop = async (): Promise<void> => {
     stopped.abort();
     await Promise.all(listeners.map((l) => l.close().catch(() => {})));
     await grpc?.close().catch(() => {});
+    prober?.stop();
     await member.stop();
     peerCaller.close();
     await Promise.all(peerListeners.map((l) => l.close().catch(() => {})));
@@ -245,7 +249,14 @@ export async function runServer(
       routes: {
         [PEER_MEMBERS_PATH]: async () => membersDocument(identity.clusterId, await member.memberList()),
         "/version": () => ({ etcdserver: ETCD_API_VERSION, etcdcluster: ETCD_CLUSTER_VERSION }),
+        [PROBING_PATH]: probingAnswer,
       },
+    });
+    prober = new PeerProber({
+      self,
+      peers: () => member.peerUrls(),
+      tls: peerTls?.client,
+      report: (peer, seconds) => observe.peerRoundTrip(peer, seconds),
     });
     for (const url of config.listenPeerUrls) {
       const listener = await listenPeerUrl(url, peerHandler, peerTls?.server);

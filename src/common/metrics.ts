@@ -12,19 +12,38 @@ import {
 } from "prom-client";
 import type { DiskTimings, MemberApi } from "../server/member-api.js";
 import { ETCD_API_VERSION, VERSION } from "../version.js";
+import { counts } from "./etcd-counts.js";
+import { registerEtcdMetrics } from "./etcd-metrics.js";
 
-/**
- * Counters only the member knows. Optional: a member that has a `metricCounters()` method
- * returning this is read at scrape time; otherwise these metrics stay 0.
- */
-export interface MemberMetricCounters {
-  leaderChangesSeen: number;
-  proposalsPending: number;
-  proposalsFailed: number;
+/** The /metrics handler's own counts (promhttp_metric_handler_* in etcd's Go client). */
+export interface ScrapeCounts {
+  inFlight: number;
+  /** HTTP status code -> scrapes answered with it. */
+  byCode: Map<string, number>;
 }
 
-interface MaybeCounting {
-  metricCounters?: () => MemberMetricCounters;
+function registerScrapeMetrics(registry: Registry): ScrapeCounts {
+  const scrapes: ScrapeCounts = { inFlight: 0, byCode: new Map() };
+  new Gauge({
+    name: "promhttp_metric_handler_requests_in_flight",
+    help: "Current number of scrapes being served.",
+    registers: [registry],
+    collect() {
+      this.set(scrapes.inFlight);
+    },
+  });
+  new Counter({
+    name: "promhttp_metric_handler_requests_total",
+    help: "Total number of scrapes by HTTP status code.",
+    labelNames: ["code"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      // As the Go handler does, every code it can answer shows up from the start.
+      for (const code of ["200", "500", "503"]) this.inc({ code }, scrapes.byCode.get(code) ?? 0);
+    },
+  });
+  return scrapes;
 }
 
 /** A count kept for one fixed set of labels. */
@@ -65,6 +84,8 @@ export interface ServerMetrics {
     handled: DeferredCounts<"grpc_type" | "grpc_service" | "grpc_method" | "grpc_code">;
     msgReceived: DeferredCounts<"grpc_type" | "grpc_service" | "grpc_method">;
     msgSent: DeferredCounts<"grpc_type" | "grpc_service" | "grpc_method">;
+    /** etcd_server_client_requests_total: type is "unary" or "stream". */
+    clientRequests: DeferredCounts<"type" | "client_api_version">;
   };
   grpcStarted: Counter<"grpc_type" | "grpc_service" | "grpc_method">;
   grpcHandled: Counter<"grpc_type" | "grpc_service" | "grpc_method" | "grpc_code">;
@@ -74,6 +95,8 @@ export interface ServerMetrics {
   healthFailures: Counter;
   /** etcd_disk_wal_fsync_duration_seconds and etcd_disk_backend_commit_duration_seconds. */
   disk: DiskTimings;
+  /** promhttp_metric_handler_* (the /metrics handler counts its own scrapes). */
+  scrapes: ScrapeCounts;
   /** Binds the member-state gauges to a member (before that they read 0). */
   attachMember(member: MemberApi): void;
 }
@@ -105,8 +128,7 @@ class MemberSnapshotCache {
     try {
       const status = await member.status();
       const header = member.header();
-      const counters = (member as MaybeCounting).metricCounters?.();
-      return { status, memberId: header.memberId, counters };
+      return { status, memberId: header.memberId };
     } catch {
       return undefined;
     }
@@ -116,7 +138,6 @@ class MemberSnapshotCache {
 interface MemberSnapshot {
   status: Awaited<ReturnType<MemberApi["status"]>>;
   memberId: bigint;
-  counters: MemberMetricCounters | undefined;
 }
 
 export function createMetrics(opts: MetricsOptions = {}): ServerMetrics {
@@ -158,7 +179,7 @@ export function createMetrics(opts: MetricsOptions = {}): ServerMetrics {
   fromMember(
     "etcd_server_leader_changes_seen_total",
     "The number of leader changes seen.",
-    (s) => s.counters?.leaderChangesSeen ?? 0,
+    () => counts.leaderChanges,
     "counter",
   );
   fromMember(
@@ -174,12 +195,12 @@ export function createMetrics(opts: MetricsOptions = {}): ServerMetrics {
   fromMember(
     "etcd_server_proposals_pending",
     "The current number of pending proposals to commit.",
-    (s) => s.counters?.proposalsPending ?? 0,
+    () => counts.proposalsPending,
   );
   fromMember(
     "etcd_server_proposals_failed_total",
     "The total number of failed proposals seen.",
-    (s) => s.counters?.proposalsFailed ?? 0,
+    () => counts.proposalsFailed,
     "counter",
   );
   fromMember(
@@ -213,8 +234,12 @@ export function createMetrics(opts: MetricsOptions = {}): ServerMetrics {
       if (member === undefined) return;
       try {
         const all = new Uint8Array([0]);
-        const resp = await member.range({ key: all, rangeEnd: all, countOnly: true, serializable: true });
-        this.set(resp.count);
+        // This read is the scrape's, not a client's: keep it out of etcd_mvcc_range_total. A
+        // serializable range reaches the store before member.range returns, so this is exact.
+        const ranges = counts.mvccRange;
+        const pending = member.range({ key: all, rangeEnd: all, countOnly: true, serializable: true });
+        counts.mvccRange = ranges;
+        this.set((await pending).count);
       } catch {
         // Leave the last value.
       }
@@ -264,6 +289,7 @@ export function createMetrics(opts: MetricsOptions = {}): ServerMetrics {
     handled: new DeferredCounts(),
     msgReceived: new DeferredCounts(),
     msgSent: new DeferredCounts(),
+    clientRequests: new DeferredCounts(),
   };
   const grpcStarted = new Counter({
     name: "grpc_server_started_total",
@@ -301,6 +327,15 @@ export function createMetrics(opts: MetricsOptions = {}): ServerMetrics {
       rpcCounts.msgSent.flush(this);
     },
   });
+  new Counter({
+    name: "etcd_server_client_requests_total",
+    help: "The total number of client requests per client version.",
+    labelNames: ["type", "client_api_version"],
+    registers: [registry],
+    collect() {
+      rpcCounts.clientRequests.flush(this);
+    },
+  });
   const healthSuccess = new Counter({
     name: "etcd_server_health_success",
     help: "The total number of successful health checks",
@@ -327,8 +362,12 @@ export function createMetrics(opts: MetricsOptions = {}): ServerMetrics {
     registers: [registry],
   });
 
+  registerEtcdMetrics(registry, () => cache.member?.header().memberId.toString(16) ?? "");
+  const scrapes = registerScrapeMetrics(registry);
+
   return {
     registry,
+    scrapes,
     rpcCounts,
     disk: {
       walFsync: (seconds) => walFsync.observe(seconds),

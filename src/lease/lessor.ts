@@ -4,6 +4,7 @@
 // demote() disarms them, and expired() tells the owner which leases to revoke through raft. The
 // lessor never deletes keys itself; revokeLease() (revoke.ts) does that in one MVCC revision.
 
+import { counts, observe } from "../common/etcd-counts.js";
 import { Errors } from "../mvcc/errors.js";
 import { NO_LEASE, type LeaseId } from "../mvcc/types.js";
 import { systemClock, type Clock } from "./clock.js";
@@ -153,6 +154,8 @@ export class Lessor implements LeaseRegistry {
     this.store.put({ id, ttl });
     this.leasesById.set(id, lease);
     if (this.primary) this.arm(lease, this.clock.now(), 0);
+    counts.leasesGranted++;
+    observe.leaseTtl(ttl);
     return { id, ttl };
   }
 
@@ -167,6 +170,7 @@ export class Lessor implements LeaseRegistry {
     this.leasesById.delete(id);
     this.queue.remove(lease);
     settle(lease, "revoked");
+    counts.leasesRevoked++;
     return lease.keys.sorted();
   }
 
@@ -191,6 +195,7 @@ export class Lessor implements LeaseRegistry {
       throw new LeaseExpiredError(new Promise((resolve) => waiters.push(resolve)));
     }
     this.arm(lease, now, 0);
+    counts.leasesRenewed++;
     return lease.ttl;
   }
 

@@ -9,6 +9,7 @@
 
 import type { Backend } from "./backend.js";
 import { readU32 } from "./bytes.js";
+import { counts } from "../common/etcd-counts.js";
 import { decodeChange } from "./codec.js";
 import {
   ChangeKind,
@@ -51,6 +52,7 @@ export function compactChunk(
       const row = decodeHistoryRow(key, value);
       history.del(key);
       revisions.del(revisionKey(row.rev, row.sub));
+      counts.compactedKeys++;
     }
     // A key can change twice in one revision (a Txn's put then delete with range_end "\0"):
     // the history row then belongs to the later change, and the earlier one is superseded.
@@ -66,6 +68,7 @@ export function compactChunk(
     if (superseded) {
       if (owns) history.del(historyKey(escaped, c.rev));
       revisions.del(revisionKey(c.rev, c.sub));
+      counts.compactedKeys++;
     }
   }
   if (chunk.length < maxChanges) return undefined;

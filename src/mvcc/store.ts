@@ -10,6 +10,7 @@ import { compactChunk } from "./compaction.js";
 import { evaluateCompare } from "./compare.js";
 import { Crc32c } from "../common/crc32c.js";
 import { Errors } from "./errors.js";
+import { counts, observe } from "../common/etcd-counts.js";
 import { checkReadRevision, evaluateRange, type ReadPoint } from "./range.js";
 import { KvReader } from "./reader.js";
 import {
@@ -92,6 +93,22 @@ interface TxnPlan {
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
+interface OpTally {
+  ranges: number;
+  puts: number;
+  deletes: number;
+  putBytes: number;
+}
+
+/** etcd counts per store transaction: each operation, and the transaction when it has several. */
+function countWrite(t: OpTally): void {
+  counts.mvccRange += t.ranges;
+  counts.mvccPut += t.puts;
+  counts.mvccDelete += t.deletes;
+  counts.mvccPutBytes += t.putBytes;
+  if (t.ranges + t.puts + t.deletes > 1) counts.mvccTxn++;
+}
+
 export class MvccStore {
   private readonly reader: KvReader;
   private readonly meta: BackendTable;
@@ -100,6 +117,10 @@ export class MvccStore {
   private readonly listeners = new Set<WriteListener>();
   private readonly maxTxnOps: number;
   private readonly leases: LeaseRegistry | undefined;
+  /** The operations of the write being applied (for etcd's mvcc metrics). */
+  /** When the physical compaction in progress started (performance.now()). */
+  private compactionStartedAt: number | undefined;
+  private readonly tally: OpTally = { ranges: 0, puts: 0, deletes: 0, putBytes: 0 };
 
   private constructor(
     private readonly backend: Backend,
@@ -119,6 +140,7 @@ export class MvccStore {
     if (store.meta.get(META.currentRevision) === undefined) {
       backend.writeTxn(() => store.meta.put(META.currentRevision, metaValue(1)));
     }
+    store.compactRevision();
     return store;
   }
 
@@ -128,7 +150,10 @@ export class MvccStore {
 
   /** The revision of the last compaction, 0 if never compacted. */
   compactRevision(): number {
-    return readMetaValue(this.meta.get(META.compactRevision));
+    const revision = readMetaValue(this.meta.get(META.compactRevision));
+    // Kept for etcd_debugging_mvcc_compact_revision (read on every request, so it stays current).
+    counts.compactRevision = revision;
+    return revision;
   }
 
   /** The raft index of the last applied entry stored with the data (0 = none). */
@@ -144,6 +169,7 @@ export class MvccStore {
   }
 
   range(req: RangeRequest): RangeResponse {
+    counts.mvccRange++;
     return evaluateRange(this.reader, req, this.readPoint());
   }
 
@@ -200,6 +226,8 @@ export class MvccStore {
         if (revision > this.currentRevision()) throw Errors.futureRevision();
       },
       () => {
+        // etcd's compaction applier reads once (for the current revision): counted as a range.
+        this.tally.ranges++;
         // Logical now; physical in steps (compactionStep). Finish an earlier job first.
         while (this.compactionStep()) {
           /* continue */
@@ -221,10 +249,13 @@ export class MvccStore {
    * server calls this between other work until it returns false (or uses compactInBackground).
    */
   compactionStep(maxChanges = 4096): boolean {
-    return this.backend.writeTxn(() => {
+    const start = performance.now();
+    let worked = false;
+    const more = this.backend.writeTxn(() => {
       const target = this.compactRevision();
       const previous = readMetaValue(this.meta.get(META.compactPhysical));
       if (previous >= target) return false;
+      worked = true;
       const from = this.meta.get(META.compactCursor) ?? revisionStart(previous + 1);
       const next = compactChunk(this.backend, previous, target, from, maxChanges);
       if (next !== undefined) {
@@ -235,6 +266,16 @@ export class MvccStore {
       this.meta.put(META.compactPhysical, metaValue(target));
       return false;
     });
+    if (worked) {
+      const now = performance.now();
+      this.compactionStartedAt ??= start;
+      observe.compactionPauseMs(now - start);
+      if (!more) {
+        observe.compactionTotalMs(now - this.compactionStartedAt);
+        this.compactionStartedAt = undefined;
+      }
+    }
+    return more;
   }
 
   /** Runs a pending compaction to the end, one step per event-loop turn. */
@@ -256,6 +297,7 @@ export class MvccStore {
    * as 8-byte big-endian numbers. Equal on members that applied the same entries.
    */
   hash(): HashResult {
+    const start = performance.now();
     this.finishCompaction();
     const crc = new Crc32c();
     for (const name of [TABLES.latest, TABLES.history, TABLES.revisions, TABLES.keysByLease]) {
@@ -264,6 +306,7 @@ export class MvccStore {
     }
     const revision = this.currentRevision();
     crc.update(metaValue(revision)).update(metaValue(this.compactRevision()));
+    observe.hashSeconds((performance.now() - start) / 1000);
     return { hash: crc.value, revision };
   }
 
@@ -276,11 +319,13 @@ export class MvccStore {
     const compactRevision = this.compactRevision();
     if (rev > 0 && rev <= compactRevision) throw Errors.compacted();
     if (rev > current) throw Errors.futureRevision();
+    const start = performance.now();
     this.finishCompaction();
     const upTo = rev > 0 ? rev : current;
     const crc = new Crc32c();
     for (const { key, value } of this.revisions.range(undefined, revisionStart(upTo + 1)))
       crc.update(key).update(value);
+    observe.hashRevSeconds((performance.now() - start) / 1000);
     // etcd reports -1 until the first compaction.
     return {
       hash: crc.value,
@@ -390,6 +435,8 @@ export class MvccStore {
   ): T {
     if (raftIndex !== undefined && raftIndex <= this.appliedIndex()) return skipped();
     const outcome = this.backend.writeTxn((): Outcome<T> => {
+      const t = this.tally;
+      t.ranges = t.puts = t.deletes = t.putBytes = 0;
       try {
         validate();
       } catch (error) {
@@ -398,6 +445,7 @@ export class MvccStore {
       }
       const w = new RevisionWriter(this.backend, this.currentRevision() + 1);
       const value = apply(w);
+      countWrite(this.tally);
       if (w.changed) this.meta.put(META.currentRevision, metaValue(w.revision));
       if (raftIndex !== undefined) this.meta.put(META.appliedIndex, metaValue(raftIndex));
       if (w.changed) this.backend.afterCommit(() => this.afterWrite(w));
@@ -435,6 +483,10 @@ export class MvccStore {
     const value = req.ignoreValue === true && prev !== undefined ? prev.value : req.value;
     const lease = req.ignoreLease === true && prev !== undefined ? prev.lease : (req.lease ?? NO_LEASE);
     w.put(req.key, value, lease, prev);
+    this.tally.puts++;
+    this.tally.putBytes += req.key.length + value.length;
+    // etcd reads the previous value first when the request needs it.
+    if (req.prevKv === true || req.ignoreValue === true || req.ignoreLease === true) this.tally.ranges++;
     const res: PutResponse = { header: { revision: w.revision } };
     if (req.prevKv === true && prev !== undefined) res.prevKv = prev;
     return res;
@@ -446,6 +498,8 @@ export class MvccStore {
       ? []
       : Array.from(this.reader.latestRange(span), (ref) => ref.load(false));
     for (const prev of prevs) w.delete(prev);
+    this.tally.deletes++;
+    if (req.prevKv === true) this.tally.ranges++;
     return {
       header: { revision: this.visibleRevision(w) },
       deleted: prevs.length,
@@ -454,6 +508,8 @@ export class MvccStore {
   }
 
   private planTxn(req: TxnRequest): TxnPlan {
+    // Each compare is a range read in etcd.
+    this.tally.ranges += req.compare.length;
     const succeeded = req.compare.every((c) => evaluateCompare(this.reader, c));
     const ops = succeeded ? req.success : req.failure;
     return {
@@ -485,6 +541,7 @@ export class MvccStore {
     const responses: ResponseOp[] = plan.ops.map((op, i): ResponseOp => {
       if ("requestRange" in op) {
         const at = { visibleRevision: this.visibleRevision(w), compactRevision: this.compactRevision() };
+        this.tally.ranges++;
         return { responseRange: evaluateRange(this.reader, op.requestRange, at) };
       }
       if ("requestPut" in op) return { responsePut: this.applyPut(w, op.requestPut) };

@@ -4,6 +4,8 @@
 // handles one Ready at a time, strictly: persist (resolves after fsync) → send → apply (one backend
 // write transaction per Ready, each entry's raft index stored with its effects) → advance.
 // Nothing here special-cases a single member except the start-up campaign.
+import { counts, observe, timed } from "../common/etcd-counts.js";
+import { countSlowApply, defragmenting, whileApplyingSnapshot } from "./member-metrics.js";
 import type { ServerConfig } from "../config/server-config.js";
 import { ETCD_API_VERSION } from "../version.js";
 import { EtcdError } from "../mvcc/errors.js";
@@ -165,6 +167,7 @@ class Pending<T> {
     timeoutMs: number,
     signal: AbortSignal | undefined,
     private readonly onSettle?: () => void,
+    private readonly onFailed?: () => void,
   ) {
     this.timer = setTimeout(() => this.reject(ServerErrors.timeout()), timeoutMs);
     if (signal !== undefined) {
@@ -177,8 +180,11 @@ class Pending<T> {
     if (this.finish()) this.res(v);
   }
 
-  reject(e: unknown): void {
-    if (this.finish()) this.rej(e);
+  /** `applied`: the error is the applied request's answer, not a failure to get it applied. */
+  reject(e: unknown, applied = false): void {
+    if (!this.finish()) return;
+    if (!applied) this.onFailed?.();
+    this.rej(e);
   }
 
   private finish(): boolean {
@@ -699,11 +705,11 @@ export class Member implements MemberApi {
         const status = this.node.status();
         const target = id();
         const learnerMatch = status.progress?.get(nodeIdOf(target))?.match ?? 0;
-        return {
-          index: await this.changeMembership((_h, r) =>
-            planPromote(this.members, target, learnerMatch, status.lastIndex, r),
-          ),
-        };
+        const index = await this.changeMembership((_h, r) =>
+          planPromote(this.members, target, learnerMatch, status.lastIndex, r),
+        );
+        counts.learnerPromotions++;
+        return { index };
       }
       default:
         throw new EtcdError(`unknown peer request ${method}`, "INVALID_ARGUMENT");
@@ -802,13 +808,15 @@ export class Member implements MemberApi {
     this.checkRunning();
     // LMDB reuses freed pages itself and cannot shrink its file while open: finishing a pending
     // compaction is what frees pages (the in-use size the space quota compares drops).
-    await this.runCompaction();
+    await defragmenting(() => this.runCompaction());
   }
 
   async snapshot(): Promise<SnapshotStream> {
     this.checkRunning();
     // etcd's bbolt format, exported from a consistent copy (see bbolt-snapshot.ts).
-    return bboltSnapshot(this.backend, { tempDir: this.snapshotTempDir });
+    return timed(observe.snapshotSeconds, () =>
+      bboltSnapshot(this.backend, { tempDir: this.snapshotTempDir }),
+    );
   }
 
   async memberList(opts?: RequestOptions): Promise<MemberInfo[]> {
@@ -1058,8 +1066,13 @@ export class Member implements MemberApi {
         reject,
         this.requestTimeoutMs,
         opts?.signal,
-        () => this.waiters.delete(seq),
+        () => {
+          this.waiters.delete(seq);
+          counts.proposalsPending--;
+        },
+        () => counts.proposalsFailed++,
       );
+      counts.proposalsPending++;
       this.waiters.set(seq, pending);
       this.submit({ seq, data });
     });
@@ -1155,7 +1168,9 @@ export class Member implements MemberApi {
       if (now - batch.sentAt < READ_INDEX_RETRY_MS) continue;
       this.readsInFlight.delete(ctx);
       batch.waiters = batch.waiters.filter((w) => !w.done);
-      if (batch.waiters.length > 0) this.sendReadIndex(batch);
+      if (batch.waiters.length === 0) continue;
+      counts.slowReadIndexes++;
+      this.sendReadIndex(batch);
     }
   }
 
@@ -1184,6 +1199,7 @@ export class Member implements MemberApi {
       this.retryQueuedProposals();
       if (this.isLeader) {
         for (const id of this.lessor.expired()) {
+          counts.leasesExpired++;
           this.proposeInternal({ kind: RequestKind.LeaseRevoke, req: { id } });
         }
       }
@@ -1198,6 +1214,7 @@ export class Member implements MemberApi {
     const wasLeader = this.isLeader;
     // A read pending on a leader that is replaced (not merely found) may never be answered.
     const leaderReplaced = this.lead !== "" && soft.lead !== this.lead;
+    if (soft.lead !== "" && soft.lead !== this.lead) counts.leaderChanges++;
     this.lead = soft.lead;
     this.isLeader = soft.role === "leader";
     if (this.isLeader && !wasLeader) {
@@ -1212,6 +1229,7 @@ export class Member implements MemberApi {
       // etcd answers reads pending across a leader change with "leader changed".
       for (const batch of this.readsInFlight.values()) {
         for (const w of batch.waiters) w.reject(ServerErrors.leaderChanged());
+        counts.readIndexFailed++;
       }
       this.readsInFlight.clear();
     }
@@ -1253,7 +1271,8 @@ export class Member implements MemberApi {
 
   private async handleReady(rd: Ready): Promise<void> {
     // A leader's snapshot replaces the backend before the raft log records it (see snapshot-install.ts).
-    if (rd.snapshot !== undefined) await this.installSnapshot(rd.snapshot.metadata);
+    if (rd.snapshot !== undefined)
+      await whileApplyingSnapshot(() => this.installSnapshot(rd.snapshot!.metadata));
     // A leader whose term and vote are already on disk sends its appends before its own fsync
     // (Raft thesis §10.2.1): followers write in parallel with it, and commit still waits for the
     // leader's own persisted match index. Anything else (a new term or vote, a follower's
@@ -1444,7 +1463,7 @@ export class Member implements MemberApi {
     const backendApplied = this.store.appliedIndex();
     this.backend.writeTxn(() => {
       for (const e of entries) {
-        const r = this.applyEntry(e, backendApplied);
+        const r = countSlowApply(() => this.applyEntry(e, backendApplied));
         if (r === undefined) continue;
         if (r.compact) compacted = true;
         if (r.seq !== 0 || (!r.outcome.ok && r.outcome.raise === true)) answers.push([r.seq, r.outcome]);
@@ -1456,8 +1475,8 @@ export class Member implements MemberApi {
     for (const [seq, outcome] of answers) {
       const w = this.waiters.get(seq);
       if (outcome.ok) w?.resolve(outcome.value);
-      else if (outcome.raise === true) void this.space.raise().then(() => w?.reject(outcome.error));
-      else w?.reject(outcome.error);
+      else if (outcome.raise === true) void this.space.raise().then(() => w?.reject(outcome.error, true));
+      else w?.reject(outcome.error, true);
     }
     this.notifyApplied();
     if (compacted) void this.runCompaction();

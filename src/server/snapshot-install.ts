@@ -7,6 +7,7 @@
 //   3. the backend is closed, the file renamed over db/data.mdb, the directory fsynced;
 //   4. the raft log records the snapshot (WAL marker), then the marker file is removed.
 // A restart between 2 and 4 finishes the steps (recoverSnapshotInstall) before anything opens.
+import { observe, timed } from "../common/etcd-counts.js";
 import { createHash } from "node:crypto";
 import { existsSync, promises as fs, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -48,6 +49,7 @@ export async function storeSnapshotData(
   data: AsyncIterable<Uint8Array>,
   dataDir: string | undefined,
 ): Promise<ReceivedSnapshot> {
+  const started = performance.now();
   const hash = createHash("sha256");
   let tail: Buffer = Buffer.alloc(0);
   let size = 0;
@@ -70,13 +72,14 @@ export async function storeSnapshotData(
       throw new SnapshotDataError("snapshot data ended before its checksum");
     if (!hash.digest().equals(tail))
       throw new SnapshotDataError("snapshot data does not match its SHA-256 checksum");
-    if (handle !== undefined) await handle.sync();
+    if (handle !== undefined) await timed(observe.snapDbFsyncSeconds, () => handle.sync());
   } catch (err) {
     await handle?.close();
     if (file !== undefined) rmSync(file, { force: true });
     throw err;
   }
   await handle?.close();
+  observe.snapDbSaveSeconds((performance.now() - started) / 1000);
   return file !== undefined ? { index, file, size } : { index, bytes: Buffer.concat(kept), size };
 }
 

@@ -2,6 +2,7 @@
 // checksummed with CRC-32C, written atomically (temporary file, fsync, rename, fsync directory).
 // The WAL's snapshot marker records which snapshot files are valid to recover from.
 
+import { observe, timed } from "../common/etcd-counts.js";
 import { open, readdir, readFile, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { crc32c } from "../common/crc32c.js";
@@ -127,16 +128,18 @@ export async function writeSnapshotFile(dir: string, snap: Snapshot): Promise<st
   const name = snapshotFileName(snap.metadata.term, snap.metadata.index);
   const path = join(dir, name);
   const tmp = `${path}.tmp`;
+  const started = performance.now();
   const fh = await open(tmp, "w");
   try {
-    const bytes = encodeSnapshot(snap);
+    const bytes = await timed(observe.snapMarshalSeconds, () => encodeSnapshot(snap));
     await writeFully(fh, bytes, 0);
-    await fh.sync();
+    await timed(observe.snapFsyncSeconds, () => fh.sync());
   } finally {
     await fh.close();
   }
   await rename(tmp, path);
   await fsyncDir(dir);
+  observe.snapSaveSeconds((performance.now() - started) / 1000);
   return path;
 }
 

@@ -6,6 +6,7 @@
 // marker and the latest hard state, so older segments can be released once a snapshot covers them.
 // Any failed write or sync puts the WAL in a failed state: every later append rejects.
 
+import { counts } from "../common/etcd-counts.js";
 import fs from "node:fs";
 import { open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
@@ -345,6 +346,7 @@ export class Wal {
       );
     }
     this.cur.offset += bytes.length;
+    counts.walWriteBytes += bytes.length;
     this.crc = crc;
     // Zero-fill the next segment in the background once this one is half full.
     if (!this.next && this.cur.offset > this.segmentSize / 2) this.prepareNext();

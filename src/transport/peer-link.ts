@@ -5,8 +5,9 @@
 // acknowledgement. Connects on first use, reconnects with exponential backoff (rotating through the
 // peer's URLs), and drops messages instead of queueing without bound: raft retransmits, and the
 // member is told the peer is unreachable so the leader goes back to probing it.
+import { addTo, counts, peerCounts } from "../common/etcd-counts.js";
 import type net from "node:net";
-import type { Message, NodeId } from "../raft/index.js";
+import { MessageType, type Message, type NodeId } from "../raft/index.js";
 import { dialPeer } from "./dial.js";
 import { encodeMessages } from "./message-codec.js";
 import { frame, FrameReader } from "./frames.js";
@@ -76,7 +77,9 @@ export class PeerLink {
       return this.drop(messages);
     }
     // Written now: the socket tries the send at once instead of at the end of the loop turn.
-    socket.write(frame(encodeMessages(messages)));
+    const bytes = frame(encodeMessages(messages));
+    socket.write(bytes);
+    addTo(peerCounts.sentBytes, this.opts.peer, bytes.length);
     this.sentFrames++;
   }
 
@@ -88,6 +91,7 @@ export class PeerLink {
 
   private drop(messages: readonly Message[]): void {
     this.droppedMessages += messages.length;
+    for (const m of messages) if (m.type === MessageType.Heartbeat) counts.heartbeatSendFailures++;
     this.opts.onUnreachable(this.opts.peer);
   }
 
@@ -142,6 +146,7 @@ export class PeerLink {
       );
     }
     this.state = "open";
+    peerCounts.active.set(this.opts.peer, 1);
     this.backoffMs = this.opts.minBackoffMs ?? 50;
     if (this.lastError !== "") {
       this.opts.logger.info({ peer: this.opts.peer, url }, "peer link restored");
@@ -183,6 +188,7 @@ export class PeerLink {
   }
 
   private teardown(): void {
+    peerCounts.active.delete(this.opts.peer);
     const socket = this.socket;
     this.socket = undefined;
     socket?.destroy();

@@ -3,6 +3,7 @@
 // HTTP/2 (snapshots, peer requests, and a few read-only paths for members that are joining).
 // Raft streams are taken from members of this cluster only (cluster ID and addressed member
 // checked in the hello); frames above the size limit or that do not decode close the connection.
+import { addTo, peerCounts } from "../common/etcd-counts.js";
 import http2 from "node:http2";
 import net from "node:net";
 import tls from "node:tls";
@@ -183,10 +184,13 @@ function serveRaftConnection(socket: net.Socket, opts: PeerServerOptions): void 
           return;
         }
         from = sender;
+        addTo(peerCounts.inbound, sender, 1);
+        socket.once("close", () => addTo(peerCounts.inbound, sender, -1));
         reader.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
         socket.write(answer({ status: 200 }));
         continue;
       }
+      addTo(peerCounts.receivedBytes, from, payload.length + 4);
       let messages: Message[];
       try {
         messages = decodeMessages(payload);

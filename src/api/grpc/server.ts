@@ -3,6 +3,7 @@
 // (h2-connection.ts; ADR 0012). Connections are not accepted here: the client-port listener
 // sniffs each connection and hands the gRPC ones over (TLS already terminated) with the bytes it
 // has read so far.
+import { counts } from "../../common/etcd-counts.js";
 import type { Duplex } from "node:stream";
 import { ByteQueue } from "../../common/byte-queue.js";
 import type { MemberLogger } from "../../common/logger.js";
@@ -248,7 +249,9 @@ class Call {
   send(msg: PlainMessage): boolean {
     if (this.finished) return true;
     if (!this.stream.headersSent) this.stream.sendHeaders(RESPONSE_HEADERS);
-    return this.stream.sendData(frameMessage(encodePlain(this.method.responseType, msg)));
+    const bytes = encodePlain(this.method.responseType, msg);
+    counts.grpcSentBytes += bytes.length;
+    return this.stream.sendData(frameMessage(bytes));
   }
 
   /** A unary answer: headers, message and trailers in one go. */
@@ -263,6 +266,7 @@ class Call {
     }
     this.finished = true;
     clearTimeout(this.deadline);
+    counts.grpcSentBytes += bytes.length;
     this.stream.sendHeaders(RESPONSE_HEADERS);
     this.stream.sendData(frameMessage(bytes));
     this.stream.sendTrailers(OK_TRAILERS);
@@ -318,6 +322,7 @@ class Call {
 }
 
 function decodeRequest(method: ServiceMethod, bytes: Buffer): PlainMessage {
+  counts.grpcReceivedBytes += bytes.length;
   try {
     return decodePlain(method.requestType, bytes);
   } catch (err) {

@@ -1,4 +1,5 @@
 // GET /health, GET /version and /metrics, answered as etcd 3.4 answers them.
+import { counts } from "../../common/etcd-counts.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ServerMetrics } from "../../common/metrics.js";
 import { AlarmAction, AlarmType, type MemberApi } from "../../server/member-api.js";
@@ -51,6 +52,8 @@ export async function checkHealth(member: MemberApi, exclude: ReadonlySet<string
       { key: HEALTH_KEY, countOnly: true },
       { signal: AbortSignal.timeout(HEALTH_READ_TIMEOUT_MS) },
     );
+    // etcd's /health reads through its v2 store, which etcd_mvcc_range_total does not count.
+    counts.mvccRange--;
     return { health: true };
   } catch (err) {
     return { health: false, reason: `linearizable read failed: ${(err as Error).message}` };
@@ -90,11 +93,19 @@ export function serveVersion(req: IncomingMessage, res: ServerResponse): void {
 }
 
 export async function serveMetrics(res: ServerResponse, metrics: ServerMetrics): Promise<void> {
+  const scrapes = metrics.scrapes;
+  // As Go's promhttp: this scrape is in flight while it is served, and counted once answered.
+  scrapes.inFlight++;
+  let code = 200;
   try {
     const text = await metrics.registry.metrics();
     res.writeHead(200, { "content-type": metrics.registry.contentType });
     res.end(text);
   } catch (err) {
+    code = 500;
     sendPlainError(res, 500, `An error has occurred while serving metrics:\n\n${(err as Error).message}`);
+  } finally {
+    scrapes.inFlight--;
+    scrapes.byCode.set(String(code), (scrapes.byCode.get(String(code)) ?? 0) + 1);
   }
 }

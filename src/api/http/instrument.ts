@@ -3,6 +3,7 @@
 import type { CountSlot, ServerMetrics } from "../../common/metrics.js";
 import type {
   BidiStreamHandler,
+  CallContext,
   Handler,
   HandlerTable,
   PlainMessage,
@@ -11,6 +12,12 @@ import type {
 } from "../handler-types.js";
 import { splitMethodPath } from "./routes.js";
 import { goCodeName, grpcStatusOf } from "./status.js";
+
+/** The highest gRPC status code (UNAUTHENTICATED). */
+const MAX_GRPC_CODE = 16;
+
+/** etcd's rpctypes.MetadataClientAPIVersionKey. */
+const CLIENT_API_VERSION_KEY = "client-api-version";
 
 type RpcLabels = { grpc_type: string; grpc_service: string; grpc_method: string };
 
@@ -29,8 +36,14 @@ export function instrumentHandlers(table: HandlerTable, metrics: ServerMetrics):
       grpc_service: service,
       grpc_method: method,
     };
-    // Every method shows up with 0 before its first call, as in etcd.
+    // Every method shows up with 0 before its first call, with every status code for handled,
+    // as go-grpc-prometheus pre-registers them in etcd.
     metrics.grpcStarted.inc(labels, 0);
+    metrics.grpcMsgReceived.inc(labels, 0);
+    metrics.grpcMsgSent.inc(labels, 0);
+    for (let code = 0; code <= MAX_GRPC_CODE; code++) {
+      metrics.grpcHandled.inc({ ...labels, grpc_code: goCodeName(code) }, 0);
+    }
     out.set(path, wrap(handler, labels, metrics));
   }
   return out;
@@ -42,6 +55,18 @@ function wrap(handler: Handler, labels: RpcLabels, metrics: ServerMetrics): Hand
   const received = counts.msgReceived.slot(labels);
   const sent = counts.msgSent.slot(labels);
   const handledByCode = new Map<number, CountSlot>();
+  // etcd's interceptors count every client request by its client-api-version metadata.
+  const requestType = handler.kind === "unary" ? "unary" : "stream";
+  const byVersion = new Map<string, CountSlot>();
+  const clientRequest = (ctx: CallContext): void => {
+    const version = ctx.metadata.get(CLIENT_API_VERSION_KEY) ?? "unknown";
+    let slot = byVersion.get(version);
+    if (slot === undefined) {
+      slot = counts.clientRequests.slot({ type: requestType, client_api_version: version });
+      byVersion.set(version, slot);
+    }
+    slot.n++;
+  };
   const handled = (err: unknown): void => {
     const code = err === undefined ? 0 : grpcStatusOf(err).code;
     let slot = handledByCode.get(code);
@@ -68,6 +93,7 @@ function wrap(handler: Handler, labels: RpcLabels, metrics: ServerMetrics): Hand
         handle(req, ctx) {
           started.n++;
           received.n++;
+          clientRequest(ctx);
           let result: Promise<PlainMessage>;
           try {
             result = handler.handle(req, ctx);
@@ -84,6 +110,7 @@ function wrap(handler: Handler, labels: RpcLabels, metrics: ServerMetrics): Hand
         async *handle(req, ctx) {
           started.n++;
           received.n++;
+          clientRequest(ctx);
           try {
             for await (const msg of handler.handle(req, ctx)) {
               sent.n++;
@@ -101,6 +128,7 @@ function wrap(handler: Handler, labels: RpcLabels, metrics: ServerMetrics): Hand
         ...handler,
         open(out, ctx) {
           started.n++;
+          clientRequest(ctx);
           let done = false;
           const input = handler.open(
             {

@@ -12,6 +12,7 @@ import { WatchStream } from "./stream.js";
 import type { WatchSink } from "./types.js";
 import type { Watcher } from "./watcher.js";
 import { WatcherIndex } from "./watcher-index.js";
+import { watchSources } from "../../common/etcd-counts.js";
 
 export interface WatchHubOptions {
   scheduler?: WatchScheduler;
@@ -72,6 +73,7 @@ export class WatchHub {
     const interval = options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS;
     this.stopProgressTimer =
       interval > 0 ? this.scheduler.every(interval, () => this.progressTick()) : () => {};
+    watchSources.add(this);
   }
 
   /** Opens a client stream whose responses go to `sink`. */
@@ -87,6 +89,7 @@ export class WatchHub {
     if (this.closed) return;
     for (const stream of [...this.streams]) stream.close();
     this.closed = true;
+    watchSources.delete(this);
     this.unsubscribe();
     this.stopProgressTimer();
   }

@@ -1,5 +1,6 @@
 // One client watch stream (etcd semantics: many watchers share it). Handles create/cancel/progress
 // requests and owns the sink; event delivery, sync state and catch-up are the hub's job.
+import { counts } from "../../common/etcd-counts.js";
 import { KeyRange } from "./key-range.js";
 import { fragmentResponse } from "./fragment.js";
 import type { WatchHub } from "./hub.js";
@@ -114,6 +115,7 @@ export class WatchStream {
 
   /** Sends an events response for `watcher`, fragmented if it asked; false if the sink is full. */
   sendEvents(watcher: Watcher, resp: WatchResponse): boolean {
+    counts.watchEventsSent += resp.events.length;
     if (!watcher.options.fragment) return this.send(resp);
     let ok = true;
     for (const part of fragmentResponse(resp, this.hub.maxResponseBytes)) ok = this.send(part) && ok;
