@@ -22,7 +22,7 @@ import { ChangeKind, decodeRevisionKey, escapeKey, META, readMetaValue, TABLES }
 import { decodeLeaseRecord } from "../../lease/lease-codec.js";
 import { LEASE_TABLE } from "../../lease/backend-lease-store.js";
 import { MEMBERS_TABLE, REMOVED_MEMBERS_TABLE } from "../members.js";
-import { ETCD_API_VERSION } from "../../version.js";
+import { ETCD_CLUSTER_VERSION } from "../../version.js";
 import { BoltWriter, type PageSink } from "../../bbolt/writer.js";
 import {
   AUTH_REVISION_KEY,
@@ -93,7 +93,7 @@ export async function exportEtcdBackend(backend: Backend, opts: EtcdExportOption
   bucket(BUCKETS.auth, [[Buffer.from(AUTH_REVISION_KEY), u64BE(1)]]);
   bucket(BUCKETS.authRoles, []);
   bucket(BUCKETS.authUsers, []);
-  bucket(BUCKETS.cluster, [[Buffer.from(CLUSTER_VERSION_KEY), Buffer.from(ETCD_API_VERSION)]]);
+  bucket(BUCKETS.cluster, [[Buffer.from(CLUSTER_VERSION_KEY), Buffer.from(ETCD_CLUSTER_VERSION)]]);
 
   // key: the revisions table is already in (main, sub) order, which is the key bucket's order.
   const keys = w.bucket(BUCKETS.key);
