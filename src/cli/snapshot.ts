@@ -54,7 +54,10 @@ export function registerSnapshot(program: Command): void {
     .description("restore an etcd or Kvorum snapshot file into a new Kvorum data dir")
     .argument("<file>", "snapshot file (bbolt, normally with the trailing SHA-256)")
     .option("--name <name>", "human-readable name for this member", "default")
-    .option("--data-dir <dir>", "path to the data directory (default: <name>.etcd)")
+    .option(
+      "--data-dir <dir>",
+      "path to the data directory (default: <name>.kvorum, where kvorum looks by default)",
+    )
     .option("--initial-cluster <list>", "initial cluster configuration for restore bootstrap")
     .option("--initial-cluster-token <token>", "initial cluster token", "etcd-cluster")
     .option(

@@ -45,7 +45,7 @@ import { normalizePeerUrl } from "./maintenance/identity.js";
 export interface RestoreOptions {
   snapshotPath: string;
   name: string;
-  /** Default: <name>.etcd, as etcdctl. */
+  /** Default: <name>.kvorum, the data dir kvorum uses by default (etcdctl uses <name>.etcd). */
   dataDir?: string;
   initialCluster: string;
   initialClusterToken: string;
@@ -68,7 +68,7 @@ const SHA256_BYTES = 32;
 const ROWS_PER_TXN = 5000;
 
 export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResult> {
-  const dataDir = opts.dataDir ?? `${opts.name}.etcd`;
+  const dataDir = opts.dataDir ?? `${opts.name}.kvorum`;
   if (existsSync(dataDir)) throw new Error(`data-dir ${JSON.stringify(dataDir)} exists`);
   const cluster = parseInitialCluster(opts.initialCluster);
   const peerUrls = parseUrlList(opts.initialAdvertisePeerUrls);
