@@ -4,7 +4,7 @@
 // Also the rewrite itself: uncommitted entries are dropped, and a missing self is added back.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseServerConfig, type ServerConfig } from "../config/server-config.js";
@@ -19,7 +19,7 @@ const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
 const CLUSTER = "m0=http://127.0.0.1:1,m1=http://127.0.0.1:2,m2=http://127.0.0.1:3";
 
-function config(root: string, i: number, extra: string[] = []): ServerConfig {
+function config(root: string, i: number, extra: string[] = [], snapshotCount = 100_000): ServerConfig {
   return parseServerConfig(
     [
       "--name",
@@ -34,6 +34,8 @@ function config(root: string, i: number, extra: string[] = []): ServerConfig {
       "10",
       "--election-timeout",
       "100",
+      "--snapshot-count",
+      String(snapshotCount),
       ...extra,
     ],
     {},
@@ -64,55 +66,64 @@ async function snapshotOfKeys(m: Member): Promise<string[]> {
   return r.kvs.map((kv) => `${dec(kv.key)}=${dec(kv.value)}@${kv.modRevision}/${kv.version}`);
 }
 
+async function loseQuorumAndForce(snapshotCount: number): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), "kvorum-force-"));
+  const running: Member[] = [];
+  try {
+    const hub = new InMemoryTransportHub();
+    for (let i = 0; i < 3; i++) running.push(await startOn(hub, config(root, i, [], snapshotCount)));
+    await until(() => running.some(isLeader), "a leader among three");
+    for (let i = 0; i < 5; i++) await running[i % 3]!.put({ key: enc(`k${i}`), value: enc(`v${i}`) });
+    await running[1]!.put({ key: enc("k1"), value: enc("v1b") });
+    const before = await snapshotOfKeys(running[0]!);
+    const revision = (await running[0]!.range({ key: enc("k0") })).header.revision;
+    const self = running[0]!.header().memberId;
+    assert.equal((await running[0]!.memberList()).length, 3);
+    // The other two are gone for good; the third stops too, then restarts with the flag.
+    await Promise.all(running.splice(0).map((m) => m.stop()));
+
+    const alone = new InMemoryTransportHub();
+    let m = await startOn(alone, config(root, 0, ["--force-new-cluster"], snapshotCount));
+    running.push(m);
+    await until(() => isLeader(m), "the forced member elects itself");
+    assert.deepEqual(await snapshotOfKeys(m), before, "every committed key, with its revisions");
+    assert.equal((await m.range({ key: enc("k0") })).header.revision, revision);
+    assert.deepEqual(
+      (await m.memberList()).map((x) => x.id),
+      [self],
+    );
+    assert.deepEqual(m.raftConfState(), { voters: [nodeIdOf(self)], learners: [] });
+    const w = await m.put({ key: enc("k9"), value: enc("after") });
+    assert.equal(w.header.revision, revision + 1);
+
+    // A second restart, without the flag: still alone, with the data.
+    await running.pop()!.stop();
+    m = await startOn(new InMemoryTransportHub(), config(root, 0, [], snapshotCount));
+    running.push(m);
+    await until(() => isLeader(m), "the member elects itself again without the flag");
+    assert.deepEqual(
+      (await m.memberList()).map((x) => x.id),
+      [self],
+    );
+    assert.deepEqual(await snapshotOfKeys(m), [...before, `k9=after@${revision + 1}/1`]);
+    await m.put({ key: enc("k10"), value: enc("x") });
+    if (snapshotCount < 100) {
+      assert.ok(readdirSync(join(root, "m0", "member", "snap")).length > 0, "the log had a snapshot");
+    }
+  } finally {
+    await Promise.all(running.map((m) => m.stop()));
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
 test(
   "a member restarted with --force-new-cluster keeps its data and becomes a one-member cluster for good",
   { timeout: 60_000 },
-  async () => {
-    const root = mkdtempSync(join(tmpdir(), "kvorum-force-"));
-    const running: Member[] = [];
-    try {
-      const hub = new InMemoryTransportHub();
-      for (let i = 0; i < 3; i++) running.push(await startOn(hub, config(root, i)));
-      await until(() => running.some(isLeader), "a leader among three");
-      for (let i = 0; i < 5; i++) await running[i % 3]!.put({ key: enc(`k${i}`), value: enc(`v${i}`) });
-      await running[1]!.put({ key: enc("k1"), value: enc("v1b") });
-      const before = await snapshotOfKeys(running[0]!);
-      const revision = (await running[0]!.range({ key: enc("k0") })).header.revision;
-      const self = running[0]!.header().memberId;
-      assert.equal((await running[0]!.memberList()).length, 3);
-      // The other two are gone for good; the third stops too, then restarts with the flag.
-      await Promise.all(running.splice(0).map((m) => m.stop()));
+  () => loseQuorumAndForce(100_000),
+);
 
-      const alone = new InMemoryTransportHub();
-      let m = await startOn(alone, config(root, 0, ["--force-new-cluster"]));
-      running.push(m);
-      await until(() => isLeader(m), "the forced member elects itself");
-      assert.deepEqual(await snapshotOfKeys(m), before, "every committed key, with its revisions");
-      assert.equal((await m.range({ key: enc("k0") })).header.revision, revision);
-      assert.deepEqual(
-        (await m.memberList()).map((x) => x.id),
-        [self],
-      );
-      assert.deepEqual(m.raftConfState(), { voters: [nodeIdOf(self)], learners: [] });
-      const w = await m.put({ key: enc("k9"), value: enc("after") });
-      assert.equal(w.header.revision, revision + 1);
-
-      // A second restart, without the flag: still alone, with the data.
-      await running.pop()!.stop();
-      m = await startOn(new InMemoryTransportHub(), config(root, 0));
-      running.push(m);
-      await until(() => isLeader(m), "the member elects itself again without the flag");
-      assert.deepEqual(
-        (await m.memberList()).map((x) => x.id),
-        [self],
-      );
-      assert.deepEqual(await snapshotOfKeys(m), [...before, `k9=after@${revision + 1}/1`]);
-      await m.put({ key: enc("k10"), value: enc("x") });
-    } finally {
-      await Promise.all(running.map((m) => m.stop()));
-      rmSync(root, { recursive: true, force: true });
-    }
-  },
+test("the same when the configuration comes from a raft snapshot", { timeout: 60_000 }, () =>
+  loseQuorumAndForce(3),
 );
 
 const normal = (index: number, term: number): Entry => ({
