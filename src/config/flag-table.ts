@@ -328,7 +328,7 @@ export const FLAGS: readonly FlagSpec[] = [
     "apply time that triggers a warning",
   ),
 
-  flag("force-new-cluster", "bool", "false", "unsafe", X, "restart as a one-member cluster"),
+  flag("force-new-cluster", "bool", "false", "unsafe", S, "restart as a one-member cluster"),
 ];
 
 const BY_NAME = new Map(FLAGS.map((f) => [f.name, f]));

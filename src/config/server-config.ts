@@ -39,6 +39,8 @@ export interface ServerConfig {
   initialCluster: Record<string, string[]>;
   initialClusterState: "new" | "existing";
   initialClusterToken: string;
+  /** Restart on an existing WAL as a one-member cluster (see src/server/force-new-cluster.ts). */
+  forceNewCluster: boolean;
   heartbeatIntervalMs: number;
   /** A member alone in its configuration campaigns at start (false: it waits out the election timeout). */
   initialElectionTickAdvance: boolean;
@@ -336,6 +338,7 @@ function buildConfig(values: ValueReader, configFile: string): ServerConfig {
     initialCluster,
     initialClusterState: values.oneOf("initial-cluster-state", ["new", "existing"] as const),
     initialClusterToken: values.string("initial-cluster-token"),
+    forceNewCluster: values.bool("force-new-cluster"),
     heartbeatIntervalMs: values.uint("heartbeat-interval"),
     initialElectionTickAdvance: values.bool("initial-election-tick-advance"),
     electionTimeoutMs: values.uint("election-timeout"),

@@ -68,6 +68,7 @@ import {
 } from "../raft/index.js";
 import { DurableLogStore, MemoryRaftLogStore, type RaftLogStore } from "../storage/index.js";
 import { MemberTable } from "./members.js";
+import { forceNewCluster, forceSelf, hasWal } from "./force-new-cluster.js";
 import {
   applyToTable,
   decodeContext,
@@ -435,6 +436,7 @@ export class Member implements MemberApi {
     let release = () => {};
     try {
       if ((opts.storage ?? "disk") === "disk") {
+        const forced = config.forceNewCluster && hasWal(config.dataDir);
         const dir = prepareDataDir(config.dataDir);
         release = dir.release;
         // A snapshot install a crash interrupted is finished first (snapshot-install.ts).
@@ -448,6 +450,7 @@ export class Member implements MemberApi {
             : {}),
         });
         await recoverLogSnapshot(config.dataDir, marker, logStore);
+        if (forced) await forceNewCluster(logStore, forceSelf(config, identity), opts.logger ?? silentLogger);
         backend = openLmdbBackend(dir.layout.db, {
           batch: backendBatching(config, (err) => onBackendFailure(err), opts.diskTimings),
         });
