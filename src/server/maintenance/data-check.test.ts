@@ -105,3 +105,11 @@ test("a changed stored value, a missing lease and an undecodable row are reporte
     await member.stop();
   }
 });
+
+test("kvorumctl check data: a directory without a backend is unusable (exit 2)", async () => {
+  const { runCheckData } = await import("../../cli/check-data.js");
+  const lines: string[] = [];
+  const code = await runCheckData("/nonexistent/kvorum-check-data", (l) => lines.push(l));
+  assert.equal(code, 2);
+  assert.deepEqual(lines, ["error: no backend at /nonexistent/kvorum-check-data/member/db"]);
+});
