@@ -30,6 +30,7 @@ import { plainFromJson, plainToJson } from "../proto/codec.js";
 import { startMember, type Member } from "../server/index.js";
 import { nodeIdOf } from "../server/identity.js";
 import { peerUrlsOf } from "../server/member.js";
+import { runInitialCorruptCheck } from "../server/corruption-host.js";
 import { membersDocument, PEER_MEMBERS_PATH, planBootstrap, writeIdentityFile } from "../server/bootstrap.js";
 import {
   createPeerHandler,
@@ -192,6 +193,19 @@ export async function runServer(
     identity,
     initialMembers: plan.initialMembers,
     unsafeStaleReads,
+    // As etcd: only a member restarting on its data checks it against its peers before starting.
+    beforeBegin:
+      plan.restarted && config.experimentalInitialCorruptCheck
+        ? async (m) => {
+            const caller = new PeerRpcClient({
+              self,
+              clusterId: () => identity.clusterId,
+              urlsOf: (peer) => m.peerUrls().get(peer),
+              tls: peerTls?.client,
+            });
+            await runInitialCorruptCheck(m, caller, logger).finally(() => caller.close());
+          }
+        : undefined,
     onRemoved: () => {
       if (removedReported) return;
       removedReported = true;

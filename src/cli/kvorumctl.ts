@@ -4,6 +4,7 @@
 import { Command } from "commander";
 import { VERSION } from "../version.js";
 import { registerBench } from "./bench.js";
+import { registerCheckData } from "./check-data.js";
 import { registerCheckWal } from "./check-wal.js";
 import { registerClusterUp } from "./cluster-up.js";
 import { registerSnapshot } from "./snapshot.js";
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .version(VERSION, "--version", "print the version and exit")
     .showHelpAfterError();
   registerCheckWal(program);
+  registerCheckData(program);
   registerClusterUp(program);
   registerBench(program);
   registerSnapshot(program);

@@ -84,6 +84,10 @@ export interface ServerConfig {
   peerCertAllowedCn: string;
   peerCertAllowedHostname: string;
   experimentalWatchProgressNotifyIntervalMs: number;
+  /** --experimental-initial-corrupt-check: compare HashKV with the peers before starting. */
+  experimentalInitialCorruptCheck: boolean;
+  /** --experimental-corrupt-check-time: the leader's periodic HashKV comparison; 0 = off. */
+  experimentalCorruptCheckTimeMs: number;
   /** Raft log entries kept behind a snapshot for followers that are a little behind. */
   experimentalSnapshotCatchupEntries: number;
   /** The --config-file used, or "" when flags and env vars were read. */
@@ -381,6 +385,8 @@ function buildConfig(values: ValueReader, configFile: string): ServerConfig {
     experimentalWatchProgressNotifyIntervalMs: values.durationMs(
       "experimental-watch-progress-notify-interval",
     ),
+    experimentalInitialCorruptCheck: values.bool("experimental-initial-corrupt-check"),
+    experimentalCorruptCheckTimeMs: values.durationMs("experimental-corrupt-check-time"),
     configFile,
     version: values.bool("version"),
     help: values.bool("help"),

@@ -111,6 +111,8 @@ import {
   type StatusInfo,
 } from "./member-api.js";
 import { NoPeerTransport, PeerRpcError, type PeerCaller, type RaftTransport } from "./transport.js";
+import { answerHashKV, HASHKV_METHOD, type CorruptionMonitor } from "./corruption-check.js";
+import { startMemberCorruptionMonitor } from "./corruption-host.js";
 
 /** pino-compatible logger. */
 export interface MemberLogger {
@@ -144,6 +146,8 @@ export interface MemberOptions {
   onRemoved?: () => void;
   /** Told how long disk flushes take (the etcd_disk_* histograms); see DiskTimings. */
   diskTimings?: DiskTimings;
+  /** Runs after storage is open and before raft starts (the initial corruption check). */
+  beforeBegin?: (member: Member) => Promise<void>;
 }
 
 const silentLogger: MemberLogger = { info() {}, warn() {}, error() {}, debug() {} };
@@ -274,6 +278,7 @@ export class Member implements MemberApi {
   private vote = "";
   private lead = "";
   private isLeader = false;
+  private corruptMonitor: CorruptionMonitor | undefined;
   private committedIndex = 0;
   private appliedIndex: number;
   private confState: ConfState;
@@ -462,6 +467,7 @@ export class Member implements MemberApi {
       }
       const member = new Member(opts, backend, logStore, opts.transport ?? new NoPeerTransport(), release);
       onBackendFailure = (err) => member.fail(err);
+      await opts.beforeBegin?.(member);
       member.begin();
       return member;
     } catch (err) {
@@ -504,6 +510,7 @@ export class Member implements MemberApi {
       "member started",
     );
     this.scheduleLoop();
+    this.corruptMonitor = startMemberCorruptionMonitor(this, this.peerCaller, this.logger);
   }
 
   /** A new cluster's member table is --initial-cluster (identical on every member of it). */
@@ -723,6 +730,7 @@ export class Member implements MemberApi {
   async answerPeer(method: string, body: unknown): Promise<unknown> {
     this.checkRunning();
     if (method.startsWith("member-")) return this.answerMembership(method, body);
+    if (method === HASHKV_METHOD) return answerHashKV((rev) => this.hashKV(rev), body);
     const b = body as { id?: unknown; keys?: unknown };
     if (typeof b.id !== "string" || !/^-?\d+$/.test(b.id))
       throw new EtcdError("bad lease id", "INVALID_ARGUMENT");
@@ -786,6 +794,11 @@ export class Member implements MemberApi {
   async hash(): Promise<{ hash: number; revision: number }> {
     this.checkRunning();
     return this.store.hash();
+  }
+
+  /** Resolves once this member has applied what was committed when called (a ReadIndex). */
+  linearizableRead(): Promise<void> {
+    return this.linearizableBarrier();
   }
 
   async hashKV(revision: number): Promise<{ hash: number; compactRevision: number; revision: number }> {
@@ -965,6 +978,7 @@ export class Member implements MemberApi {
     this.stopping = true;
     clearInterval(this.tickTimer);
     clearInterval(this.autoCompactTimer);
+    this.corruptMonitor?.stop();
     this.hub.close();
     while (this.loopRunning) await this.loopRunning;
     this.failAllCallers(ServerErrors.stopped());

@@ -36,9 +36,14 @@ export interface HealthResult {
 
 /**
  * etcd's health rule: unhealthy while any alarm not excluded is raised, while there is no leader,
- * or when a linearizable read does not complete within a second.
+ * or when a linearizable read does not complete within a second. With ?serializable=true (etcd
+ * 3.5; etcd 3.4 ignores it) the member's own state is checked: no leader needed, a local read.
  */
-export async function checkHealth(member: MemberApi, exclude: ReadonlySet<string>): Promise<HealthResult> {
+export async function checkHealth(
+  member: MemberApi,
+  exclude: ReadonlySet<string>,
+  serializable = false,
+): Promise<HealthResult> {
   try {
     const { alarms } = await member.alarm({ action: AlarmAction.GET, memberId: 0n, alarm: AlarmType.NONE });
     for (const a of alarms) {
@@ -46,17 +51,20 @@ export async function checkHealth(member: MemberApi, exclude: ReadonlySet<string
       if (!exclude.has(name))
         return { health: false, reason: `alarm ${name} raised by ${a.memberId.toString(16)}` };
     }
-    const status = await member.status();
-    if (status.leader === 0n) return { health: false, reason: "no leader" };
+    if (!serializable) {
+      const status = await member.status();
+      if (status.leader === 0n) return { health: false, reason: "no leader" };
+    }
     await member.range(
-      { key: HEALTH_KEY, countOnly: true },
+      { key: HEALTH_KEY, countOnly: true, serializable },
       { signal: AbortSignal.timeout(HEALTH_READ_TIMEOUT_MS) },
     );
     // etcd's /health reads through its v2 store, which etcd_mvcc_range_total does not count.
     counts.mvccRange--;
     return { health: true };
   } catch (err) {
-    return { health: false, reason: `linearizable read failed: ${(err as Error).message}` };
+    const kind = serializable ? "serializable" : "linearizable";
+    return { health: false, reason: `${kind} read failed: ${(err as Error).message}` };
   }
 }
 
@@ -71,7 +79,8 @@ export async function serveHealth(
     sendMethodNotAllowed(res, "GET");
     return;
   }
-  const result = await checkHealth(member, excludedAlarms(req));
+  const serializable = new URL(req.url ?? "/", "http://x").searchParams.get("serializable") === "true";
+  const result = await checkHealth(member, excludedAlarms(req), serializable);
   if (result.health) {
     metrics?.healthSuccess.inc();
     res.writeHead(200, { "content-type": "text/plain; charset=utf-8" });

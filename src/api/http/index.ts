@@ -1,5 +1,5 @@
 // The HTTP/1.1 side of the client port: the JSON gateway (/v3/..., /v3beta/...), GET /health,
-// GET /version and /metrics, with the CORS headers etcd sends on every answer.
+// /livez and /readyz (probes.ts), GET /version and /metrics, with the CORS headers etcd sends on every answer.
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import type { MemberLogger } from "../../common/logger.js";
 import type { ServerMetrics } from "../../common/metrics.js";
@@ -14,6 +14,7 @@ import {
 } from "./endpoints.js";
 import { sendUnimplemented, serveGatewayCall, type JsonCodec } from "./gateway.js";
 import { GATEWAY_ROUTES, gatewayPath } from "./routes.js";
+import { probeRoute, serveProbe } from "./probes.js";
 
 export { instrumentHandlers } from "./instrument.js";
 export type { JsonCodec } from "./gateway.js";
@@ -57,6 +58,11 @@ export function createHttpHandler(
       void serveHealth(req, res, member, opts.metrics, onUnhealthy);
       return;
     }
+    const probe = probeRoute(path);
+    if (probe !== undefined) {
+      void serveProbe(req, res, member, probe, opts.logger);
+      return;
+    }
     if (path === "/version") {
       serveVersion(req, res);
       return;
@@ -85,7 +91,7 @@ export function createHttpHandler(
   };
 }
 
-/** For --listen-metrics-urls: /metrics and /health only. */
+/** For --listen-metrics-urls: /metrics, /health, /livez and /readyz. */
 export function createMetricsHttpHandler(
   member: MemberApi,
   metrics: ServerMetrics,
@@ -94,8 +100,10 @@ export function createMetricsHttpHandler(
   const onUnhealthy = (reason: string): void => logger?.warn({ reason }, "/health error");
   return (req, res) => {
     const path = gatewayPath(req.url ?? "/");
+    const probe = probeRoute(path);
     if (path === "/metrics") void serveMetrics(res, metrics);
     else if (path === "/health") void serveHealth(req, res, member, metrics, onUnhealthy);
+    else if (probe !== undefined) void serveProbe(req, res, member, probe, logger);
     else sendPlainError(res, 404, "404 page not found");
   };
 }
