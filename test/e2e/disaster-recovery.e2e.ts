@@ -171,6 +171,22 @@ interface Served {
   kvs: string[];
   leases: string[];
   compactRev: number;
+  /** Every key at each revision from the compaction point on, then a watch from there. */
+  history: string;
+}
+
+/** What `get --rev` gives at each retained revision and a watch from the compaction point sends. */
+async function history(c: { endpoint: string }, compactRev: number, revision: number): Promise<string> {
+  const header = /"[Hh]eader":\{[^}]*\},?/g; // member and cluster IDs differ after a restore
+  let text = "";
+  for (let rev = compactRev; rev <= revision; rev++) {
+    const out = await ok(c, ["get", "", "--prefix", "-w", "json", "--rev", String(rev)]);
+    text += `${rev}: ${out.replace(header, "")}`;
+  }
+  const watch = await etcdctl(c, ["watch", "", "--prefix", "--rev", String(compactRev), "-w", "json"], {
+    timeoutMs: 3000,
+  });
+  return text + watch.stdout.replace(header, "").replace(/"watch_id":\d+,?/g, "");
 }
 
 /** Puts, overwrites, deletes, two leases with attached keys, a compaction, writes after it. */
@@ -197,7 +213,9 @@ async function workload(c: Cluster): Promise<Served> {
   await ok(c, ["put", "dr/6", "post-compact"]);
   await ok(c, ["del", "dr/7"]);
   const served = await getAll(c);
-  return { ...served, leases: await leases(c), compactRev };
+  const hist = await history(c, compactRev, Number(served.revision));
+  assert.match(hist, /"mod_revision":/);
+  return { ...served, leases: await leases(c), compactRev, history: hist };
 }
 
 /** Every member of `c` serves `want`; the compaction point holds; a put lands at the next revision. */
@@ -210,6 +228,7 @@ async function assertServes(c: Cluster, want: Served, label: string): Promise<vo
     );
     assert.deepEqual(await leases(m), want.leases, `${label}: leases at ${m.endpoint}`);
   }
+  assert.equal(await history(c, want.compactRev, Number(want.revision)), want.history, `${label}: history`);
   const ttl = await ok(c, ["lease", "timetolive", want.leases[0]!, "--keys"]);
   assert.match(ttl, /attached keys\(\[lease\/a1 lease\/a2\]\)|attached keys\(\[lease\/a2 lease\/a1\]\)/);
   const below = await etcdctl(c, ["get", "dr/0", "--rev", String(want.compactRev - 1)]);
