@@ -90,6 +90,24 @@ describe("backend batching flags", () => {
   });
 });
 
+describe("lease checkpoint flags", () => {
+  test("off by default; persistence needs checkpointing, with etcd's message", () => {
+    const off = parse([]).config;
+    assert.equal(off.experimentalEnableLeaseCheckpoint, false);
+    assert.equal(off.experimentalEnableLeaseCheckpointPersist, false);
+    const on = parse([
+      "--experimental-enable-lease-checkpoint",
+      "--experimental-enable-lease-checkpoint-persist",
+    ]).config;
+    assert.equal(on.experimentalEnableLeaseCheckpoint, true);
+    assert.equal(on.experimentalEnableLeaseCheckpointPersist, true);
+    assert.throws(() => parse(["--experimental-enable-lease-checkpoint-persist"]), {
+      message:
+        "setting experimental-enable-lease-checkpoint-persist requires experimental-enable-lease-checkpoint",
+    });
+  });
+});
+
 describe("command-line syntax", () => {
   test("--flag value, --flag=value and single-dash forms", () => {
     const { config } = parse([
