@@ -85,6 +85,17 @@ describe("checkpointing", () => {
     assert.deepEqual(log[1], [{ id: 1n, remainingTtl: 50 }]);
   });
 
+  test("a lease found at its full TTL (in whole seconds) when due is dropped from the schedule", () => {
+    const { clock, a, grant, round, log } = pair(500);
+    a.promote(0);
+    grant(1n, 60);
+    clock.advance(500);
+    round(a); // ceil(59.5) = 60: skipped, as etcd does, and not rescheduled
+    clock.advance(5_000);
+    round(a);
+    assert.deepEqual(log, []);
+  });
+
   test("only leases with more than one interval left are scheduled (etcd's rule)", () => {
     const { clock, a, grant, round, log } = pair();
     a.promote(0);
@@ -239,5 +250,6 @@ describe("helpers", () => {
     assert.equal(testLeaseCheckpointIntervalMs({}), undefined);
     assert.equal(testLeaseCheckpointIntervalMs({ KVORUM_TEST_LEASE_CHECKPOINT_INTERVAL_MS: "1500" }), 1500);
     assert.throws(() => testLeaseCheckpointIntervalMs({ KVORUM_TEST_LEASE_CHECKPOINT_INTERVAL_MS: "x" }));
+    assert.throws(() => testLeaseCheckpointIntervalMs({ KVORUM_TEST_LEASE_CHECKPOINT_INTERVAL_MS: "500" }));
   });
 });

@@ -19,8 +19,10 @@ export const MAX_LEASE_CHECKPOINT_BATCH = 1000;
 export const LEASE_CHECKPOINT_RATE_PER_SECOND = 1000;
 
 /**
- * Tests only: shortens the checkpoint interval (milliseconds), which etcd 3.4 does not let a user
- * configure. Ignored unless lease checkpointing is enabled.
+ * Tests only: shortens the checkpoint interval (milliseconds, at least 1000), which etcd 3.4 does
+ * not let a user configure. Ignored unless lease checkpointing is enabled. Below one second no
+ * lease would ever be checkpointed: when it first comes due its remaining TTL, rounded up, is still
+ * its full TTL, and etcd's rule then drops it from the schedule.
  */
 export const TEST_LEASE_CHECKPOINT_INTERVAL_ENV = "KVORUM_TEST_LEASE_CHECKPOINT_INTERVAL_MS";
 
@@ -35,8 +37,8 @@ export function testLeaseCheckpointIntervalMs(env: Record<string, string | undef
   const raw = env[TEST_LEASE_CHECKPOINT_INTERVAL_ENV];
   if (raw === undefined || raw === "") return undefined;
   const ms = Number(raw);
-  if (!Number.isSafeInteger(ms) || ms <= 0)
-    throw new RangeError(`${TEST_LEASE_CHECKPOINT_INTERVAL_ENV} must be a positive integer: ${raw}`);
+  if (!Number.isSafeInteger(ms) || ms < 1000)
+    throw new RangeError(`${TEST_LEASE_CHECKPOINT_INTERVAL_ENV} must be an integer >= 1000: ${raw}`);
   return ms;
 }
 
