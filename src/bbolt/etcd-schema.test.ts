@@ -60,6 +60,8 @@ test("revision keys, lease, member and alarm encodings", () => {
   assert.deepEqual(parseRevisionBytes(revisionBytes(8, 3, true)), { main: 8, sub: 3, tombstone: true });
   assert.equal(hex(u64BE(LEASE)), "39f4a2497de81509");
   assert.equal(hex(encodeLease(LEASE, 100)), "0889aaa0ef97c9a8fa391064");
+  // A persisted lease checkpoint adds leasepb.Lease.RemainingTTL (field 3).
+  assert.equal(hex(encodeLease(LEASE, 100, 42)), "0889aaa0ef97c9a8fa391064182a");
   const id = 10267226120768469492n;
   assert.equal(memberKey(id).toString(), "8e7c83c23d0439f4");
   assert.equal(memberKey(0x0abcn).toString(), "abc");

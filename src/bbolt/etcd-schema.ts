@@ -111,9 +111,9 @@ export function encodeKeyValue(kv: EtcdKeyValue): Buffer {
     .finish();
 }
 
-/** leasepb.Lease{ID, TTL} (RemainingTTL is only set by lease checkpointing, which is off). */
-export function encodeLease(id: bigint, ttl: number): Buffer {
-  return new ProtoWriter().varintField(1, id).varintField(2, ttl).finish();
+/** leasepb.Lease{ID, TTL, RemainingTTL}; RemainingTTL (a persisted lease checkpoint) only when set. */
+export function encodeLease(id: bigint, ttl: number, remainingTtl = 0): Buffer {
+  return new ProtoWriter().varintField(1, id).varintField(2, ttl).varintField(3, remainingTtl).finish();
 }
 
 /** etcdserverpb.AlarmMember{MemberID, Alarm}: etcd's alarm bucket key (the value is empty). */

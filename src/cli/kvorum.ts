@@ -28,6 +28,7 @@ import { createHandlerTable } from "../api/services/index.js";
 import { createGrpcServer } from "../api/grpc/server.js";
 import { plainFromJson, plainToJson } from "../proto/codec.js";
 import { startMember, type Member } from "../server/index.js";
+import { testLeaseCheckpointIntervalMs } from "../lease/checkpoint.js";
 import { nodeIdOf } from "../server/identity.js";
 import { peerUrlsOf } from "../server/member.js";
 import { runInitialCorruptCheck } from "../server/corruption-host.js";
@@ -140,6 +141,11 @@ export async function runServer(
       "UNSAFE: linearizable reads are answered from local state without ReadIndex; a partitioned member will serve stale data. For testing the chaos checker only, never in production",
     );
   }
+  if (config.experimentalEnableLeaseCheckpoint && !config.experimentalEnableLeaseCheckpointPersist)
+    logger.warn(
+      {},
+      "Detected that checkpointing is enabled without persistence. Consider enabling experimental-enable-lease-checkpoint-persist",
+    );
   const faults = faultsFromEnv(process.env);
   if (faults !== undefined) {
     logger.warn(
@@ -206,6 +212,7 @@ export async function runServer(
             await runInitialCorruptCheck(m, caller, logger).finally(() => caller.close());
           }
         : undefined,
+    leaseCheckpointIntervalMs: testLeaseCheckpointIntervalMs(process.env),
     onRemoved: () => {
       if (removedReported) return;
       removedReported = true;

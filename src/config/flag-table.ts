@@ -284,8 +284,16 @@ export const FLAGS: readonly FlagSpec[] = [
     "bool",
     "false",
     "experimental",
-    X,
-    "persist lease remaining TTLs",
+    S,
+    "checkpoint lease remaining TTLs through raft",
+  ),
+  flag(
+    "experimental-enable-lease-checkpoint-persist",
+    "bool",
+    "false",
+    "experimental",
+    S,
+    "also persist checkpointed remaining TTLs (not in etcd's --help)",
   ),
   flag(
     "experimental-compaction-batch-limit",

@@ -72,8 +72,8 @@ describe("defaults", () => {
     assert.deepEqual(config.initialCluster, { n1: ["http://10.0.0.1:2380"] });
   });
 
-  test("the flag table lists every flag of `etcd --help` (etcd 3.4), 83 with config-file/help/version, plus etcd 3.5's --experimental-snapshot-catchup-entries", () => {
-    assert.equal(FLAGS.length, 84);
+  test("the flag table lists every flag of `etcd --help` (etcd 3.4), 83 with config-file/help/version, plus etcd 3.5's --experimental-snapshot-catchup-entries and the unlisted --experimental-enable-lease-checkpoint-persist", () => {
+    assert.equal(FLAGS.length, 85);
     assert.equal(new Set(FLAGS.map((f) => f.name)).size, FLAGS.length);
   });
 });
@@ -87,6 +87,24 @@ describe("backend batching flags", () => {
     assert.equal(zero.backendBatchIntervalMs, 100);
     assert.equal(zero.backendBatchLimit, 10_000);
     assert.throws(() => parse(["--backend-batch-interval", "soon"]), ConfigError);
+  });
+});
+
+describe("lease checkpoint flags", () => {
+  test("off by default; persistence needs checkpointing, with etcd's message", () => {
+    const off = parse([]).config;
+    assert.equal(off.experimentalEnableLeaseCheckpoint, false);
+    assert.equal(off.experimentalEnableLeaseCheckpointPersist, false);
+    const on = parse([
+      "--experimental-enable-lease-checkpoint",
+      "--experimental-enable-lease-checkpoint-persist",
+    ]).config;
+    assert.equal(on.experimentalEnableLeaseCheckpoint, true);
+    assert.equal(on.experimentalEnableLeaseCheckpointPersist, true);
+    assert.throws(() => parse(["--experimental-enable-lease-checkpoint-persist"]), {
+      message:
+        "setting experimental-enable-lease-checkpoint-persist requires experimental-enable-lease-checkpoint",
+    });
   });
 });
 

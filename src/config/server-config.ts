@@ -88,6 +88,10 @@ export interface ServerConfig {
   experimentalInitialCorruptCheck: boolean;
   /** --experimental-corrupt-check-time: the leader's periodic HashKV comparison; 0 = off. */
   experimentalCorruptCheckTimeMs: number;
+  /** The leader checkpoints lease remaining TTLs through raft (see src/lease/checkpoint.ts). */
+  experimentalEnableLeaseCheckpoint: boolean;
+  /** Checkpoints are also written to the lease table, so they survive a restart. */
+  experimentalEnableLeaseCheckpointPersist: boolean;
   /** Raft log entries kept behind a snapshot for followers that are a little behind. */
   experimentalSnapshotCatchupEntries: number;
   /** The --config-file used, or "" when flags and env vars were read. */
@@ -382,6 +386,8 @@ function buildConfig(values: ValueReader, configFile: string): ServerConfig {
     peerCertAllowedCn: values.string("peer-cert-allowed-cn"),
     peerCertAllowedHostname: values.string("peer-cert-allowed-hostname"),
     experimentalSnapshotCatchupEntries: values.uint("experimental-snapshot-catchup-entries"),
+    experimentalEnableLeaseCheckpoint: values.bool("experimental-enable-lease-checkpoint"),
+    experimentalEnableLeaseCheckpointPersist: values.bool("experimental-enable-lease-checkpoint-persist"),
     experimentalWatchProgressNotifyIntervalMs: values.durationMs(
       "experimental-watch-progress-notify-interval",
     ),
@@ -434,6 +440,11 @@ function validate(config: ServerConfig, values: ValueReader): void {
   }
   if (config.experimentalWatchProgressNotifyIntervalMs <= 0) {
     throw new ConfigError("--experimental-watch-progress-notify-interval must be >0");
+  }
+  if (config.experimentalEnableLeaseCheckpointPersist && !config.experimentalEnableLeaseCheckpoint) {
+    throw new ConfigError(
+      "setting experimental-enable-lease-checkpoint-persist requires experimental-enable-lease-checkpoint",
+    );
   }
 }
 

@@ -32,3 +32,19 @@ test("a key of the wrong size or an unknown value format is an error, not a gues
   assert.throws(() => decodeLeaseRecord(encodeLeaseKey(1n), value), /unknown record format/);
   assert.throws(() => decodeLeaseRecord(encodeLeaseKey(1n), new Uint8Array(3)), /unknown record format/);
 });
+
+test("a checkpointed remaining TTL round-trips; without one the old 9-byte record is written", () => {
+  const rec = { id: 5n, ttl: 60, remainingTtl: 42 };
+  const value = encodeLeaseValue(rec);
+  assert.equal(value.byteLength, 17);
+  assert.deepEqual(decodeLeaseRecord(encodeLeaseKey(5n), value), rec);
+  assert.equal(encodeLeaseValue({ id: 5n, ttl: 60 }).byteLength, 9);
+  assert.equal(encodeLeaseValue({ id: 5n, ttl: 60, remainingTtl: 0 }).byteLength, 9);
+});
+
+test("records written before lease checkpoints (format 1) still decode, with no remaining TTL", () => {
+  const old = new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0, 30]);
+  assert.deepEqual(decodeLeaseRecord(encodeLeaseKey(9n), old), { id: 9n, ttl: 30 });
+  const v2 = encodeLeaseValue({ id: 9n, ttl: 30, remainingTtl: 3 });
+  assert.throws(() => decodeLeaseRecord(encodeLeaseKey(9n), v2.subarray(0, 9)), /unknown record format/);
+});

@@ -8,6 +8,8 @@ export interface LeaseRecord {
   id: LeaseId;
   /** Granted TTL in seconds (after raising to the minimum). */
   ttl: number;
+  /** The last checkpointed remaining TTL in seconds (lease checkpointing); absent or 0: none. */
+  remainingTtl?: number;
 }
 
 export interface LeaseStore {
@@ -33,4 +35,5 @@ export class MemoryLeaseStore implements LeaseStore {
   }
 }
 
-const copy = (r: LeaseRecord): LeaseRecord => ({ id: r.id, ttl: r.ttl });
+const copy = (r: LeaseRecord): LeaseRecord =>
+  r.remainingTtl ? { id: r.id, ttl: r.ttl, remainingTtl: r.remainingTtl } : { id: r.id, ttl: r.ttl };

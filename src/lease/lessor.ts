@@ -7,6 +7,7 @@
 import { counts, observe } from "../common/etcd-counts.js";
 import { Errors } from "../mvcc/errors.js";
 import { NO_LEASE, type LeaseId } from "../mvcc/types.js";
+import { CheckpointQueue, type LeaseCheckpoint } from "./checkpoint.js";
 import { systemClock, type Clock } from "./clock.js";
 import {
   DEFAULT_EXPIRED_BATCH,
@@ -31,6 +32,13 @@ export interface LessorOptions {
   minTtlSeconds?: number;
   /** How long before an expired, still-alive lease is signalled again by expired(). */
   expiredRetryMs?: number;
+  /**
+   * Lease checkpointing (etcd's --experimental-enable-lease-checkpoint) with this interval in ms;
+   * undefined: off. The leader then offers dueCheckpoints() for proposal (see checkpoint.ts).
+   */
+  checkpointIntervalMs?: number;
+  /** Applied checkpoints are also written to the lease store (etcd's checkpoint persistence). */
+  checkpointPersist?: boolean;
 }
 
 export interface GrantedLease {
@@ -59,6 +67,8 @@ export interface RestoreSummary {
 interface Lease {
   readonly id: LeaseId;
   readonly ttl: number;
+  /** The last checkpointed remaining TTL in seconds; 0: none, the full TTL applies. */
+  remainingTtl: number;
   /** Deadline in clock ms; Infinity while this member is not the leader. */
   expiry: number;
   readonly keys: KeySet;
@@ -70,9 +80,10 @@ interface Lease {
   waiters?: Array<(outcome: ExpiredLeaseOutcome) => void>;
 }
 
-const newLease = (id: LeaseId, ttl: number): Lease => ({
+const newLease = (id: LeaseId, ttl: number, remainingTtl = 0): Lease => ({
   id,
   ttl,
+  remainingTtl,
   expiry: FOREVER,
   keys: new KeySet(),
   at: FOREVER,
@@ -87,6 +98,11 @@ export class Lessor implements LeaseRegistry {
   private leasesById = new Map<LeaseId, Lease>();
   private readonly queue = new ExpiryQueue<Lease>();
   private primary = false;
+  private readonly checkpointMs: number | undefined;
+  private readonly checkpointPersist: boolean;
+  private readonly checkpoints = new CheckpointQueue();
+  /** Leases renewed while checkpointed: their checkpoint is to be cleared through raft. */
+  private readonly clears = new Set<LeaseId>();
 
   constructor(opts: LessorOptions) {
     this.store = opts.store;
@@ -94,6 +110,10 @@ export class Lessor implements LeaseRegistry {
     this.minTtl = opts.minTtlSeconds ?? DEFAULT_MIN_TTL_SECONDS;
     this.retryMs = opts.expiredRetryMs ?? DEFAULT_EXPIRED_RETRY_MS;
     if (!(this.retryMs > 0)) throw new RangeError("expiredRetryMs must be positive");
+    this.checkpointMs = opts.checkpointIntervalMs;
+    this.checkpointPersist = opts.checkpointPersist === true;
+    if (this.checkpointMs !== undefined && !(this.checkpointMs > 0))
+      throw new RangeError("checkpointIntervalMs must be positive");
   }
 
   /** The minimum TTL in seconds this lessor grants. */
@@ -109,16 +129,19 @@ export class Lessor implements LeaseRegistry {
   /**
    * Replaces the whole lease table with what `store` holds (on start, or after a snapshot replaced
    * the backend) and re-attaches `leasedKeys` (the MVCC store's lease index). TTLs below the
-   * minimum are raised, as etcd does. On a leader every lease restarts at its full TTL.
+   * minimum are raised, as etcd does. On a leader every lease restarts at its remaining TTL (its
+   * last checkpoint, else its full TTL).
    */
   restore(store: LeaseStore, leasedKeys: Iterable<readonly [LeaseId, Uint8Array]>): RestoreSummary {
     const previous = this.leasesById;
     this.store = store;
     this.leasesById = new Map();
     this.queue.clear();
+    this.checkpoints.clear();
+    this.clears.clear();
     for (const rec of store.loadAll()) {
       const ttl = Math.max(rec.ttl, this.minTtl);
-      this.leasesById.set(rec.id, newLease(rec.id, ttl));
+      this.leasesById.set(rec.id, newLease(rec.id, ttl, rec.remainingTtl ?? 0));
     }
     let keys = 0;
     let orphanKeys = 0;
@@ -130,7 +153,10 @@ export class Lessor implements LeaseRegistry {
         keys++;
       }
     }
-    if (this.primary) this.armAll(0);
+    if (this.primary) {
+      this.armAll(0);
+      for (const lease of this.leasesById.values()) this.scheduleCheckpoint(lease);
+    }
     // Waiting keep-alives: a lease gone from the new table was revoked; for one still there the
     // expiry was reset, so the keep-alive is asked again (as after a leader change).
     for (const lease of previous.values()) {
@@ -153,7 +179,10 @@ export class Lessor implements LeaseRegistry {
     const lease = newLease(id, ttl);
     this.store.put({ id, ttl });
     this.leasesById.set(id, lease);
-    if (this.primary) this.arm(lease, this.clock.now(), 0);
+    if (this.primary) {
+      this.arm(lease, this.clock.now(), 0);
+      this.scheduleCheckpoint(lease);
+    }
     counts.leasesGranted++;
     observe.leaseTtl(ttl);
     return { id, ttl };
@@ -194,7 +223,11 @@ export class Lessor implements LeaseRegistry {
       const waiters = (lease.waiters ??= []);
       throw new LeaseExpiredError(new Promise((resolve) => waiters.push(resolve)));
     }
-    this.arm(lease, now, 0);
+    // The countdown restarts from the full TTL; a checkpoint still recorded for the lease is cleared
+    // through raft (etcd proposes the clear before it refreshes the lease).
+    if (lease.remainingTtl > 0 && this.checkpointMs !== undefined) this.clears.add(id);
+    lease.expiry = now + lease.ttl * 1000;
+    this.queue.upsert(lease, lease.expiry);
     counts.leasesRenewed++;
     return lease.ttl;
   }
@@ -250,12 +283,15 @@ export class Lessor implements LeaseRegistry {
   promote(extendMs: number): void {
     this.primary = true;
     this.armAll(extendMs);
+    for (const lease of this.leasesById.values()) this.scheduleCheckpoint(lease);
   }
 
   /** This member is no longer leader: no lease expires here until the next promote(). */
   demote(): void {
     this.primary = false;
     this.queue.clear();
+    this.checkpoints.clear();
+    this.clears.clear();
     for (const lease of this.leasesById.values()) {
       lease.expiry = FOREVER;
       settle(lease, "demoted");
@@ -284,6 +320,53 @@ export class Lessor implements LeaseRegistry {
     return out;
   }
 
+  /**
+   * Applies a checkpoint (a replicated LeaseCheckpoint entry): lease `id` takes `remainingTtl`
+   * seconds as its remaining TTL (0 clears it), also written to the lease store with
+   * checkpointPersist (else it lives in memory until a restart). It does not move the
+   * lease's current expiry: promote() uses it. An unknown lease is ignored, as in etcd.
+   */
+  checkpoint(id: LeaseId, remainingTtl: number): void {
+    const lease = this.leasesById.get(id);
+    if (lease === undefined) return;
+    lease.remainingTtl = remainingTtl > 0 ? remainingTtl : 0;
+    if (this.checkpointPersist)
+      this.store.put(
+        lease.remainingTtl > 0
+          ? { id, ttl: lease.ttl, remainingTtl: lease.remainingTtl }
+          : { id, ttl: lease.ttl },
+      );
+    if (lease.remainingTtl === 0) this.clears.delete(id);
+    if (this.primary) this.scheduleCheckpoint(lease);
+  }
+
+  /**
+   * The checkpoints the leader should now propose, at most `limit`: first the clears of renewed
+   * leases, then every scheduled lease whose time has come and which is neither expired nor at
+   * its full TTL, with its remaining TTL rounded up to whole seconds (etcd's rules). A lease comes
+   * due again once its checkpoint is applied. Always empty on a follower or with checkpointing off.
+   */
+  dueCheckpoints(limit: number): LeaseCheckpoint[] {
+    const out: LeaseCheckpoint[] = [];
+    if (!this.primary || this.checkpointMs === undefined) return out;
+    for (const id of this.clears) {
+      if (out.length >= limit) return out;
+      this.clears.delete(id);
+      if (this.leasesById.has(id)) out.push({ id, remainingTtl: 0 });
+    }
+    const now = this.clock.now();
+    while (out.length < limit) {
+      const id = this.checkpoints.popDue(now);
+      if (id === undefined) break;
+      const lease = this.leasesById.get(id);
+      if (lease === undefined || now >= lease.expiry) continue;
+      const remainingTtl = Math.ceil((lease.expiry - now) / 1000);
+      if (remainingTtl >= lease.ttl) continue;
+      out.push({ id, remainingTtl });
+    }
+    return out;
+  }
+
   /** When expired() may next return something (clock ms), for the owner's timer; undefined: never. */
   nextCheckAt(): number | undefined {
     return this.primary ? this.queue.peek()?.at : undefined;
@@ -295,20 +378,30 @@ export class Lessor implements LeaseRegistry {
     return lease;
   }
 
+  /** etcd's scheduleCheckpointIfNeeded: only leases with more left than one interval. */
+  private scheduleCheckpoint(lease: Lease): void {
+    if (this.checkpointMs === undefined) return;
+    if (remainingOrFull(lease) > Math.trunc(this.checkpointMs / 1000))
+      this.checkpoints.push(lease.id, this.clock.now() + this.checkpointMs);
+  }
+
   private arm(lease: Lease, now: number, extendMs: number): void {
-    lease.expiry = now + extendMs + lease.ttl * 1000;
+    lease.expiry = now + extendMs + remainingOrFull(lease) * 1000;
     this.queue.upsert(lease, lease.expiry);
   }
 
   private armAll(extendMs: number): void {
     const now = this.clock.now();
     const leases = [...this.leasesById.values()];
-    for (const lease of leases) lease.expiry = now + extendMs + lease.ttl * 1000;
+    for (const lease of leases) lease.expiry = now + extendMs + remainingOrFull(lease) * 1000;
     spreadExpiries(leases);
     for (const lease of leases) lease.at = lease.expiry;
     this.queue.reset(leases);
   }
 }
+
+/** The TTL a (re)armed lease counts down from: its checkpoint if it has one (etcd's RemainingTTL). */
+const remainingOrFull = (lease: Lease): number => (lease.remainingTtl > 0 ? lease.remainingTtl : lease.ttl);
 
 /** Ends the waits of the keep-alives parked on an expired lease. */
 function settle(lease: Lease, outcome: ExpiredLeaseOutcome): void {

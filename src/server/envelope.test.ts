@@ -126,6 +126,17 @@ const request: fc.Arbitrary<InternalRequest> = fc.oneof(
     })
     .map(clean)
     .map((req) => ({ kind: RequestKind.Publish as const, req })),
+  fc
+    .record({
+      checkpoints: fc.array(
+        fc.record({ id: lease, remainingTtl: fc.integer({ min: 0, max: 9_000_000_000 }) }).map(clean),
+        {
+          maxLength: 4,
+        },
+      ),
+    })
+    .map(clean)
+    .map((req) => ({ kind: RequestKind.LeaseCheckpoint as const, req })),
 );
 
 test(`envelope round trip keeps every request exactly (seed ${seed})`, () => {

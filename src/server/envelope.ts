@@ -25,6 +25,8 @@ export enum RequestKind {
   Alarm = 7,
   /** A member's attributes (name, client URLs), published once it serves (etcd's publish). */
   Publish = 8,
+  /** Remaining TTLs of leases recorded by the leader (etcd's LeaseCheckpointRequest). */
+  LeaseCheckpoint = 9,
 }
 
 export type InternalRequest =
@@ -35,7 +37,8 @@ export type InternalRequest =
   | { kind: RequestKind.LeaseGrant; req: { id: bigint; ttl: number } }
   | { kind: RequestKind.LeaseRevoke; req: { id: bigint } }
   | { kind: RequestKind.Alarm; req: { action: number; memberId: bigint; alarm: number } }
-  | { kind: RequestKind.Publish; req: { memberId: bigint; name: string; clientUrls: string[] } };
+  | { kind: RequestKind.Publish; req: { memberId: bigint; name: string; clientUrls: string[] } }
+  | { kind: RequestKind.LeaseCheckpoint; req: { checkpoints: Array<{ id: bigint; remainingTtl: number }> } };
 
 export interface Envelope {
   epoch: number;
@@ -416,6 +419,13 @@ export function encodeEnvelope(epoch: number, seq: number, request: InternalRequ
       w.uvar(request.req.clientUrls.length);
       for (const url of request.req.clientUrls) w.bytes(utf8.encode(url));
       break;
+    case RequestKind.LeaseCheckpoint:
+      w.uvar(request.req.checkpoints.length);
+      for (const cp of request.req.checkpoints) {
+        w.i64(cp.id);
+        w.svar(cp.remainingTtl);
+      }
+      break;
   }
   return w.finish();
 }
@@ -442,6 +452,11 @@ function readRequest(kind: number, r: Reader): InternalRequest {
       const clientUrls: string[] = [];
       for (let n = r.uvar(); n > 0; n--) clientUrls.push(utf8d.decode(r.bytes()));
       return { kind, req: { memberId, name, clientUrls } };
+    }
+    case RequestKind.LeaseCheckpoint: {
+      const checkpoints: Array<{ id: bigint; remainingTtl: number }> = [];
+      for (let n = r.uvar(); n > 0; n--) checkpoints.push({ id: r.i64(), remainingTtl: r.svar() });
+      return { kind, req: { checkpoints } };
     }
     default:
       throw new EnvelopeError(`unknown request kind ${kind}`);

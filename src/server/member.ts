@@ -50,6 +50,7 @@ import {
   systemClock,
   type Clock,
 } from "../lease/index.js";
+import { applyLeaseCheckpoint, checkpointIntervalOf, proposeDueCheckpoints } from "../lease/checkpoint.js";
 import {
   decodeConfChange,
   ConfChangeType,
@@ -133,6 +134,8 @@ export interface MemberOptions {
   transport?: RaftTransport;
   /** Requests to other members (a follower forwarding lease keep-alives to the leader). */
   peerCaller?: PeerCaller;
+  /** Tests only: the lease checkpoint interval in ms when checkpointing is enabled. */
+  leaseCheckpointIntervalMs?: number;
   /** Who this member is (default: derived from the config for a new cluster). */
   identity?: MemberIdentity;
   /** Joining an existing cluster: its members (this one included) to start from. */
@@ -340,6 +343,8 @@ export class Member implements MemberApi {
       clock: opts.clock ?? systemClock,
       minTtlSeconds: minLeaseTtlSeconds(electionTick, config.heartbeatIntervalMs),
       expiredRetryMs: this.requestTimeoutMs,
+      checkpointIntervalMs: checkpointIntervalOf(config.experimentalEnableLeaseCheckpoint, opts),
+      checkpointPersist: config.experimentalEnableLeaseCheckpointPersist,
     });
     // Unlimited here: the API layer enforces --max-txn-ops; a lease revocation is one big Txn.
     this.store = MvccStore.open(backend, { leases: this.lessor, maxTxnOps: Number.MAX_SAFE_INTEGER });
@@ -1219,6 +1224,9 @@ export class Member implements MemberApi {
           counts.leasesExpired++;
           this.proposeInternal({ kind: RequestKind.LeaseRevoke, req: { id } });
         }
+        proposeDueCheckpoints(this.lessor, (cps) =>
+          this.proposeInternal({ kind: RequestKind.LeaseCheckpoint, req: { checkpoints: cps } }),
+        );
       }
     } catch (err) {
       this.fail(err);
@@ -1584,6 +1592,8 @@ export class Member implements MemberApi {
         const out = revokeLease(this.backend, this.store, this.lessor, request.req.id, index);
         return { revision: out.revision ?? this.store.currentRevision() };
       }
+      case RequestKind.LeaseCheckpoint:
+        return applyLeaseCheckpoint(this.backend, this.store, this.lessor, request.req.checkpoints, index);
       case RequestKind.Alarm: {
         const revision = this.store.currentRevision();
         if (index <= this.store.appliedIndex())

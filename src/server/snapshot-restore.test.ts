@@ -42,6 +42,7 @@ test(`export then import reads back the same at every retained revision (seed ${
       const source = new MemoryBackend();
       const store = MvccStore.open(source, { leases: registry });
       new BackendLeaseStore(source).put({ id: 77n, ttl: 60 });
+      new BackendLeaseStore(source).put({ id: 78n, ttl: 60, remainingTtl: 33 }); // a persisted checkpoint
       let n = 0;
       for (const o of ops) {
         if (o.kind === "put")
@@ -68,7 +69,10 @@ test(`export then import reads back the same at every retained revision (seed ${
       }
       if (store.compactRevision() > 1)
         assert.throws(() => restored.range({ ...ALL, revision: from - 1 }), /compacted/);
-      assert.deepEqual(new BackendLeaseStore(target).loadAll(), [{ id: 77n, ttl: 60 }]);
+      assert.deepEqual(new BackendLeaseStore(target).loadAll(), [
+        { id: 77n, ttl: 60 },
+        { id: 78n, ttl: 60, remainingTtl: 33 },
+      ]);
       assert.deepEqual([...restored.leasedKeys()], [...store.leasedKeys()]);
       // Writing goes on from the restored revision.
       assert.equal(

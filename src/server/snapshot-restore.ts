@@ -175,7 +175,8 @@ export async function importBackend(
     const f = decodeProto(value);
     const id = BigInt.asIntN(64, (f.get(1) as bigint | undefined) ?? 0n);
     const ttl = Number(BigInt.asIntN(64, (f.get(2) as bigint | undefined) ?? 0n));
-    pending.push(() => leaseStore.put({ id, ttl }));
+    const remainingTtl = Number(BigInt.asIntN(64, (f.get(3) as bigint | undefined) ?? 0n));
+    pending.push(() => leaseStore.put(remainingTtl > 0 ? { id, ttl, remainingTtl } : { id, ttl }));
     leases++;
   }
   const alarms = backend.table(ALARM_TABLE);

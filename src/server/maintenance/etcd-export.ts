@@ -7,7 +7,7 @@
 //   meta       consistent_index (the applied raft index) and, once compacted, scheduledCompactRev
 //              and finishedCompactRev (both the compaction revision: a logical compaction that is
 //              still being carried out physically counts as done, the kept set being the same)
-//   lease      every lease: leasepb.Lease{ID, TTL}
+//   lease      every lease: leasepb.Lease{ID, TTL, RemainingTTL when checkpointed}
 //   members, members_removed, alarm: the replicated membership and alarms in etcd's encoding
 //   cluster    clusterVersion (Kvorum speaks the 3.4 API)
 //   auth       authRevision 1 (Kvorum keeps no auth state); authUsers, authRoles empty
@@ -131,7 +131,7 @@ export async function exportEtcdBackend(backend: Backend, opts: EtcdExportOption
   for (const { key, value } of backend.table(LEASE_TABLE).range(undefined, undefined)) {
     await pace();
     const rec = decodeLeaseRecord(key, value);
-    leases.push([u64BE(rec.id), encodeLease(rec.id, rec.ttl)]);
+    leases.push([u64BE(rec.id), encodeLease(rec.id, rec.ttl, rec.remainingTtl)]);
   }
   bucket(BUCKETS.lease, leases);
 
