@@ -82,7 +82,9 @@ test(
   async () => {
     const { before, after } = await ttlAcrossLeaderMove(["--experimental-enable-lease-checkpoint"]);
     assert.ok(before <= 51, `about 50 s left after waiting: ${before}`);
-    assert.ok(Math.abs(after - before) <= 2, `remaining ${after}s after the move, ${before}s before`);
+    // A reset would show about +10 s. Up to +2.5 s is expected: the last checkpoint can be one
+    // interval (1 s) old, etcdctl shows whole seconds, and a new leader adds the election timeout.
+    assert.ok(Math.abs(after - before) <= 3, `remaining ${after}s after the move, ${before}s before`);
   },
 );
 
