@@ -102,12 +102,26 @@ test("restoreSnapshot checks the hash, the flags and the data dir as etcdctl doe
     skipHashCheck: false,
   };
   const dir = (n: string) => join(work, n);
-  await assert.rejects(restoreSnapshot({ ...flags, snapshotPath: noHash, dataDir: dir("a") }), {
-    message: "snapshot missing hash but --skip-hash-check=false",
-  });
+  await assert.rejects(
+    restoreSnapshot({ ...flags, snapshotPath: noHash, dataDir: dir("a") }),
+    /^Error: snapshot missing hash but --skip-hash-check=false: .*nohash\.db has no SHA-256 at its end; it is truncated, or a db file copied from a data dir/,
+  );
   await assert.rejects(
     restoreSnapshot({ ...flags, snapshotPath: badHash, dataDir: dir("b") }),
-    /expected sha256/,
+    /bad\.db is damaged: its contents hash to sha256 [0-9a-f]{64}, but the file records 0{64}$/,
+  );
+  // A file that is not a snapshot, and one cut short, say so and name the file.
+  const notSnapshot = join(work, "not.db");
+  writeFileSync(notSnapshot, "hello\n");
+  await assert.rejects(
+    restoreSnapshot({ ...flags, snapshotPath: notSnapshot, dataDir: dir("e") }),
+    /not\.db is not an etcd or Kvorum snapshot \(no bbolt database header\)$/,
+  );
+  const cut = join(work, "cut.db");
+  writeFileSync(cut, db.subarray(0, 2 * 4096 + 100));
+  await assert.rejects(
+    restoreSnapshot({ ...flags, snapshotPath: cut, dataDir: dir("f"), skipHashCheck: true }),
+    /cut\.db is truncated or damaged: /,
   );
   await assert.rejects(
     restoreSnapshot({

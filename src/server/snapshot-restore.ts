@@ -18,6 +18,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { DEFAULT_PAGE_SIZE, META_SIZE, metaProblem, PAGE_HEADER_SIZE } from "../bbolt/layout.js";
 import { BoltReader } from "../bbolt/reader.js";
 import { BUCKETS, decodeKeyValue, decodeProto, META_KEYS, parseRevisionBytes } from "../bbolt/etcd-schema.js";
 import { parseInitialCluster, parseUrlList } from "../config/value-parsers.js";
@@ -81,17 +82,18 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
     );
 
   const file = await readFile(opts.snapshotPath);
-  const hasHash = file.length % 512 === SHA256_BYTES;
-  const db = hasHash ? file.subarray(0, file.length - SHA256_BYTES) : file;
-  if (!hasHash && !opts.skipHashCheck) throw new Error("snapshot missing hash but --skip-hash-check=false");
-  if (hasHash && !opts.skipHashCheck) {
-    const want = file.subarray(file.length - SHA256_BYTES);
-    const got = createHash("sha256").update(db).digest();
-    if (!got.equals(want)) throw new Error(`expected sha256 ${[...want]}, got ${[...got]}`);
+  const db = checkedSnapshotBytes(opts.snapshotPath, file, opts.skipHashCheck);
+  let reader: BoltReader;
+  try {
+    reader = BoltReader.open(db);
+  } catch (e) {
+    throw new Error(`${opts.snapshotPath} is truncated or damaged: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
-  const reader = BoltReader.open(db);
   const problems = reader.check();
-  if (problems.length > 0) throw new Error(`snapshot file integrity check failed: ${problems.join("; ")}`);
+  if (problems.length > 0)
+    throw new Error(`${opts.snapshotPath} is damaged: integrity check failed: ${problems.join("; ")}`);
 
   const layout = dataDirLayout(dataDir);
   mkdirSync(layout.db, { recursive: true, mode: 0o700 });
@@ -200,4 +202,35 @@ export async function importBackend(
   await flush();
   await backend.sync();
   return { revision: current, compactRevision, keys, leases };
+}
+
+/**
+ * The database bytes of a snapshot file, after etcdctl's checks, with errors that say what is
+ * wrong with the file: not a snapshot at all, no hash (truncated, or copied from a data dir), or a
+ * hash that does not match its contents.
+ */
+export function checkedSnapshotBytes(path: string, file: Buffer, skipHashCheck: boolean): Buffer {
+  const magicAt = (page: number): boolean => {
+    const offset = page * DEFAULT_PAGE_SIZE + PAGE_HEADER_SIZE;
+    return file.length >= offset + META_SIZE && metaProblem(file, offset) !== "invalid database";
+  };
+  if (!magicAt(0) && !magicAt(1))
+    throw new Error(`${path} is not an etcd or Kvorum snapshot (no bbolt database header)`);
+  const hasHash = file.length % 512 === SHA256_BYTES;
+  const db = hasHash ? file.subarray(0, file.length - SHA256_BYTES) : file;
+  if (!hasHash && !skipHashCheck)
+    throw new Error(
+      `snapshot missing hash but --skip-hash-check=false: ${path} has no SHA-256 at its end; ` +
+        `it is truncated, or a db file copied from a data dir (restore that with --skip-hash-check)`,
+    );
+  if (hasHash && !skipHashCheck) {
+    const want = file.subarray(file.length - SHA256_BYTES);
+    const got = createHash("sha256").update(db).digest();
+    if (!got.equals(want))
+      throw new Error(
+        `${path} is damaged: its contents hash to sha256 ${got.toString("hex")}, but the file ` +
+          `records ${want.toString("hex")}`,
+      );
+  }
+  return db;
 }
