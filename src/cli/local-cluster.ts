@@ -4,7 +4,7 @@
 // --initial-cluster-state new. Handles kill (any signal), restart on the same ports and data,
 // and stop; every process is killed when this process exits.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { findPackageRoot } from "../proto/load.js";
@@ -63,17 +63,49 @@ process.on("exit", () => {
   for (const child of live) child.kill("SIGKILL");
 });
 
-export async function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Ports this process has handed out, so two members of one run never get the same one. */
+const handedOut = new Set<number>();
+
+/**
+ * The first port of the kernel's ephemeral range (outgoing connections take their local ports
+ * from it), or Linux's default where the range cannot be read.
+ */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 2048 ? low : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
   });
+}
+
+/**
+ * A free loopback port below the ephemeral range. A port the kernel picks with listen(0) comes
+ * from the same range as the local ports of outgoing connections, so between the check and the
+ * member's own listen, a client or peer connection could take it (EADDRINUSE); ports below the
+ * range are only ever taken by listeners.
+ */
+export async function freeLoopbackPort(): Promise<number> {
+  const high = ephemeralLow() - 1;
+  const low = Math.max(1024, high - 12_000);
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if (handedOut.has(port)) continue;
+    if (await canListen(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free loopback port between ${low} and ${high}`);
 }
 
 /** The kvorum entry point next to this module (dist/src/cli/kvorum.js when built). */

@@ -13,11 +13,12 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findPackageRoot } from "../../src/proto/load.js";
+import { freeLoopbackPort } from "../../src/cli/local-cluster.js";
 import assert from "node:assert/strict";
 
 export type ServerKind = "kvorum" | "etcd";
@@ -59,23 +60,9 @@ process.on("exit", () => {
   for (const child of liveChildren) child.kill("SIGKILL");
 });
 
-/** A free loopback TCP port (the OS picks it; a tiny race with other processes is acceptable). */
+/** A free loopback TCP port, below the ephemeral range (see freeLoopbackPort). */
 export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      if (address === null || typeof address === "string") {
-        server.close();
-        reject(new Error("no port"));
-        return;
-      }
-      const port = address.port;
-      server.close(() => resolvePort(port));
-    });
-  });
+  return freeLoopbackPort();
 }
 
 export interface StartOptions {
