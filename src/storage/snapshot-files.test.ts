@@ -12,6 +12,7 @@ import {
   encodeSnapshot,
   listSnapshots,
   pruneSnapshots,
+  removeSnapshotTemporaries,
   writeSnapshotFile,
 } from "./snapshot-files.js";
 import { quietLogger, range, tempDir } from "./store-factories.test-util.js";
@@ -48,6 +49,16 @@ test("pruning keeps the newest N snapshot files", async () => {
     [25, 20],
   );
   assert.deepEqual(await readdir(t.dir).then((n) => n.filter((x) => x.endsWith(".tmp"))), []);
+});
+
+test("removing temporaries tolerates one that disappears meanwhile (a restart in one process)", async () => {
+  // Two removals race over the same temporaries, as a member started again in the same process
+  // races a snapshot write of its stopped predecessor: whichever unlinks second must not fail.
+  const t = await tempDir("kvorum-snap-tmp-");
+  cleanups.push(t.remove);
+  for (let i = 0; i < 20; i++) await writeFile(join(t.dir, `${i}.snap.tmp`), "x");
+  await Promise.all([removeSnapshotTemporaries(t.dir), removeSnapshotTemporaries(t.dir)]);
+  assert.deepEqual(await readdir(t.dir), []);
 });
 
 test("recovery skips a damaged newest snapshot for an older one the WAL still covers", async () => {

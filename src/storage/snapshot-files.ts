@@ -168,9 +168,18 @@ export async function pruneSnapshots(dir: string, keep: number, protectIndex: nu
   return removed;
 }
 
-/** Remove temporaries left by a snapshot write that a crash interrupted (only at start). */
+/**
+ * Remove temporaries left by a snapshot write that a crash interrupted (only at start). One that
+ * is gone by the time it is unlinked was finished or removed by that write itself (a member
+ * stopped and started again in one process), which is just as good.
+ */
 export async function removeSnapshotTemporaries(dir: string): Promise<void> {
   for (const name of await readdir(dir)) {
-    if (name.endsWith(".snap.tmp")) await unlink(join(dir, name));
+    if (!name.endsWith(".snap.tmp")) continue;
+    try {
+      await unlink(join(dir, name));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
   }
 }
